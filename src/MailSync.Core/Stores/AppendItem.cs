@@ -1,0 +1,7 @@
+using MailKit;
+using MimeKit;
+
+namespace MailSync.Core.Stores;
+
+/// <summary>One message to append: the message as MailKit wants it, with its flags, keywords and date.</summary>
+public sealed record AppendItem(MimeMessage Message, MessageFlags Flags, IReadOnlyCollection<string> Keywords, DateTimeOffset InternalDate);

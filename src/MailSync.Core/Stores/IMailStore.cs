@@ -1,0 +1,23 @@
+using MailSync.Core.Model;
+
+namespace MailSync.Core.Stores;
+
+/// <summary>
+/// What the engine needs from any store, source or target. One instance is one connection:
+/// implementations are not thread-safe, as MailKit's clients are not.
+/// </summary>
+public interface IMailStore : IAsyncDisposable
+{
+    /// <summary>The personal namespace; valid after <see cref="ConnectAsync"/>.</summary>
+    NamespaceInfo Namespace { get; }
+
+    Task ConnectAsync(CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<FolderInfo>> ListFoldersAsync(CancellationToken cancellationToken);
+
+    /// <summary>Opens a folder (read-only unless <paramref name="forWriting"/>) and makes it the current one.</summary>
+    Task<FolderStatus> OpenFolderAsync(string fullName, bool forWriting, CancellationToken cancellationToken);
+
+    /// <summary>Summaries of the current folder's messages with UID &gt;= <paramref name="fromUid"/>, in one batched FETCH.</summary>
+    Task<IReadOnlyList<MessageInfo>> FetchSummariesAsync(uint fromUid, CancellationToken cancellationToken);
+}

@@ -1,0 +1,16 @@
+namespace MailSync.Core.Stores;
+
+/// <summary>A store messages are written to.</summary>
+public interface IMessageTarget : IMailStore
+{
+    /// <summary>Creates the folder if it does not exist (parents must exist), and subscribes it when asked.</summary>
+    Task EnsureFolderAsync(string fullName, bool subscribe, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Appends to <paramref name="folder"/> (one MULTIAPPEND where the server has it) and returns
+    /// the new UIDs, or nulls where the server did not say (no UIDPLUS). A refusal by the server
+    /// throws <see cref="TargetRefusedException"/>; any other exception leaves the outcome unknown
+    /// and the caller must reconcile before appending again.
+    /// </summary>
+    Task<IReadOnlyList<uint?>> AppendAsync(string folder, IReadOnlyList<AppendItem> items, CancellationToken cancellationToken);
+}

@@ -1,0 +1,238 @@
+using MailKit;
+using MailKit.Net.Imap;
+using MailKit.Search;
+using MailSync.Core.Model;
+using MimeKit;
+
+namespace MailSync.Core.Stores.Imap;
+
+/// <summary>
+/// One IMAP connection used as a source or a target. The only place that touches MailKit's
+/// <see cref="ImapClient"/>; like it, not thread-safe.
+/// </summary>
+public sealed class ImapStore(ImapEndpoint endpoint) : IMessageSource, IMessageTarget
+{
+    private const MessageSummaryItems SummaryItems =
+        MessageSummaryItems.UniqueId | MessageSummaryItems.Size | MessageSummaryItems.InternalDate |
+        MessageSummaryItems.Flags | MessageSummaryItems.Envelope;
+
+    private ImapClient? _client;
+    private IMailFolder? _current;
+    private NamespaceInfo? _namespace;
+
+    public ImapEndpoint Endpoint { get; } = endpoint;
+
+    public NamespaceInfo Namespace => _namespace ?? throw new InvalidOperationException("not connected");
+
+    /// <summary>The server announces MULTIAPPEND, so a batch is one atomic command.</summary>
+    public bool SupportsMultiAppend => (Client.Capabilities & ImapCapabilities.MultiAppend) != 0;
+
+    public bool IsConnected => _client is { IsConnected: true, IsAuthenticated: true };
+
+    private ImapClient Client => _client ?? throw new InvalidOperationException("not connected");
+
+    public async Task ConnectAsync(CancellationToken cancellationToken)
+    {
+        if (_client is not null)
+        {
+            _client.Dispose();
+            _client = null;
+            _current = null;
+        }
+
+        _client = await ImapConnector.ConnectAsync(Endpoint, cancellationToken).ConfigureAwait(false);
+        var personal = _client.PersonalNamespaces.Count > 0 ? _client.PersonalNamespaces[0] : null;
+        var delimiter = personal?.DirectorySeparator ?? _client.Inbox.DirectorySeparator;
+        var prefix = personal?.Path ?? string.Empty;
+        // MailKit drops the trailing delimiter of "INBOX."; folder names carry it, so keep it.
+        if (prefix.Length > 0 && delimiter != '\0' && prefix[^1] != delimiter)
+            prefix += delimiter;
+        _namespace = new NamespaceInfo(prefix, delimiter);
+    }
+
+    public async Task<IReadOnlyList<FolderInfo>> ListFoldersAsync(CancellationToken cancellationToken)
+    {
+        var client = Client;
+        var root = client.PersonalNamespaces.Count > 0 ? client.PersonalNamespaces[0] : new FolderNamespace(Namespace.Delimiter, string.Empty);
+        var all = await client.GetFoldersAsync(root, StatusItems.None, subscribedOnly: false, cancellationToken).ConfigureAwait(false);
+        var subscribed = await client.GetFoldersAsync(root, StatusItems.None, subscribedOnly: true, cancellationToken).ConfigureAwait(false);
+        var subscribedNames = subscribed.Select(f => f.FullName).ToHashSet(StringComparer.Ordinal);
+
+        var result = new List<FolderInfo>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var folder in all.Prepend(client.Inbox))
+        {
+            if (!seen.Add(folder.FullName) || (folder.Attributes & FolderAttributes.NonExistent) != 0)
+                continue;
+            result.Add(new FolderInfo(
+                folder.FullName,
+                folder.DirectorySeparator,
+                RoleOf(folder),
+                subscribedNames.Contains(folder.FullName),
+                (folder.Attributes & FolderAttributes.NoSelect) == 0));
+        }
+
+        return result;
+    }
+
+    public async Task<FolderStatus> OpenFolderAsync(string fullName, bool forWriting, CancellationToken cancellationToken)
+    {
+        var folder = await GetFolderAsync(fullName, cancellationToken).ConfigureAwait(false);
+        if (_current is not null && _current != folder && _current.IsOpen)
+            await _current.CloseAsync(expunge: false, cancellationToken).ConfigureAwait(false);
+        await folder.OpenAsync(forWriting ? FolderAccess.ReadWrite : FolderAccess.ReadOnly, cancellationToken).ConfigureAwait(false);
+        _current = folder;
+
+        var uidNext = folder.UidNext?.Id ?? await ComputeUidNextAsync(folder, cancellationToken).ConfigureAwait(false);
+        var condStore = (Client.Capabilities & ImapCapabilities.CondStore) != 0;
+        return new FolderStatus(
+            folder.FullName,
+            folder.UidValidity,
+            uidNext,
+            condStore ? folder.HighestModSeq : null,
+            folder.Count,
+            folder.PermanentFlags,
+            (folder.PermanentFlags & MessageFlags.UserDefined) != 0,
+            new HashSet<string>(folder.PermanentKeywords, StringComparer.OrdinalIgnoreCase));
+    }
+
+    public async Task<IReadOnlyList<MessageInfo>> FetchSummariesAsync(uint fromUid, CancellationToken cancellationToken)
+    {
+        var folder = CurrentFolder;
+        if (folder.Count == 0)
+            return [];
+        var range = new UniqueIdRange(new UniqueId(folder.UidValidity, Math.Max(1, fromUid)), UniqueId.MaxValue);
+        var fetched = await folder.FetchAsync(range, SummaryItems, cancellationToken).ConfigureAwait(false);
+        var result = new List<MessageInfo>(fetched.Count);
+        foreach (var item in fetched)
+        {
+            // "n:*" always includes the highest UID, even when it is below n.
+            if (item.UniqueId.Id < fromUid)
+                continue;
+            result.Add(new MessageInfo(
+                item.UniqueId.Id,
+                (long)(item.Size ?? 0),
+                item.InternalDate ?? DateTimeOffset.UnixEpoch,
+                (item.Flags ?? MessageFlags.None) & ~MessageFlags.Recent,
+                item.Keywords.ToArray(),
+                NormalizeMessageId(item.Envelope?.MessageId)));
+        }
+
+        return result;
+    }
+
+    public async Task ReadMessagesAsync(IReadOnlyList<uint> uids, Func<uint, Stream, CancellationToken, Task> onMessage, CancellationToken cancellationToken)
+    {
+        var folder = (ImapFolder)CurrentFolder;
+        var ids = uids.Select(u => new UniqueId(folder.UidValidity, u)).ToList();
+        await folder.GetStreamsAsync(ids, (_, _, uid, stream, ct) => onMessage(uid.Id, stream, ct), cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task EnsureFolderAsync(string fullName, bool subscribe, CancellationToken cancellationToken)
+    {
+        IMailFolder folder;
+        try
+        {
+            folder = await GetFolderAsync(fullName, cancellationToken).ConfigureAwait(false);
+        }
+        catch (FolderNotFoundException)
+        {
+            var delimiter = Namespace.Delimiter;
+            var cut = delimiter == '\0' ? -1 : fullName.LastIndexOf(delimiter);
+            var isTopLevel = cut < 0 || fullName[..(cut + 1)] == Namespace.Prefix;
+            var parent = isTopLevel
+                ? Client.GetFolder(Client.PersonalNamespaces[0])
+                : await GetFolderAsync(fullName[..cut], cancellationToken).ConfigureAwait(false);
+            var name = isTopLevel ? fullName[Namespace.Prefix.Length..] : fullName[(cut + 1)..];
+
+            folder = await parent.CreateAsync(name, isMessageFolder: true, cancellationToken).ConfigureAwait(false)
+                ?? throw new InvalidOperationException($"the server did not create \"{fullName}\"");
+        }
+
+        if (subscribe && !folder.IsSubscribed)
+            await folder.SubscribeAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<uint?>> AppendAsync(string folderName, IReadOnlyList<AppendItem> items, CancellationToken cancellationToken)
+    {
+        var folder = await GetFolderAsync(folderName, cancellationToken).ConfigureAwait(false);
+        var requests = items.Select(i => (IAppendRequest)new AppendRequest(i.Message, i.Flags, i.Keywords, i.InternalDate)).ToList();
+        var options = FormatOptions.Default;
+        try
+        {
+            if (requests.Count > 1 && SupportsMultiAppend)
+            {
+                var uids = await folder.AppendAsync(options, requests, cancellationToken).ConfigureAwait(false);
+                return uids.Count == requests.Count ? uids.Select(u => (uint?)u.Id).ToList() : requests.Select(_ => (uint?)null).ToList();
+            }
+
+            var result = new List<uint?>(requests.Count);
+            foreach (var request in requests)
+            {
+                var uid = await folder.AppendAsync(options, request, cancellationToken).ConfigureAwait(false);
+                result.Add(uid?.Id);
+            }
+
+            return result;
+        }
+        catch (ImapCommandException ex) when (ex.Response is ImapCommandResponse.No or ImapCommandResponse.Bad)
+        {
+            throw new TargetRefusedException(string.IsNullOrEmpty(ex.ResponseText) ? ex.Message : ex.ResponseText, ex);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_client is null)
+            return;
+        try
+        {
+            if (_client.IsConnected)
+                await _client.DisconnectAsync(quit: true).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or ImapProtocolException or TimeoutException or ServiceNotConnectedException)
+        {
+            // Closing a broken connection: nothing left to save.
+        }
+        finally
+        {
+            _client.Dispose();
+            _client = null;
+        }
+    }
+
+    private IMailFolder CurrentFolder => _current ?? throw new InvalidOperationException("no folder is open");
+
+    private async Task<IMailFolder> GetFolderAsync(string fullName, CancellationToken cancellationToken)
+    {
+        if (string.Equals(fullName, "INBOX", StringComparison.OrdinalIgnoreCase))
+            return Client.Inbox;
+        return await Client.GetFolderAsync(fullName, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<uint> ComputeUidNextAsync(IMailFolder folder, CancellationToken cancellationToken)
+    {
+        if (folder.Count == 0)
+            return 1;
+        var all = await folder.SearchAsync(SearchQuery.All, cancellationToken).ConfigureAwait(false);
+        return all.Count == 0 ? 1 : all.Max(u => u.Id) + 1;
+    }
+
+    private static string? NormalizeMessageId(string? id) => string.IsNullOrWhiteSpace(id) ? null : id.Trim().Trim('<', '>');
+
+    private static SpecialUse RoleOf(IMailFolder folder)
+    {
+        var a = folder.Attributes;
+        if (folder.FullName.Equals("INBOX", StringComparison.OrdinalIgnoreCase) || (a & FolderAttributes.Inbox) != 0)
+            return SpecialUse.Inbox;
+        if ((a & FolderAttributes.Sent) != 0) return SpecialUse.Sent;
+        if ((a & FolderAttributes.Drafts) != 0) return SpecialUse.Drafts;
+        if ((a & FolderAttributes.Trash) != 0) return SpecialUse.Trash;
+        if ((a & FolderAttributes.Junk) != 0) return SpecialUse.Junk;
+        if ((a & FolderAttributes.Archive) != 0) return SpecialUse.Archive;
+        if ((a & FolderAttributes.All) != 0) return SpecialUse.All;
+        if ((a & FolderAttributes.Flagged) != 0) return SpecialUse.Flagged;
+        if ((a & FolderAttributes.Important) != 0) return SpecialUse.Important;
+        return SpecialUse.None;
+    }
+}

@@ -1,0 +1,119 @@
+using MimeKit;
+using MimeKit.IO;
+
+namespace MailSync.Core.Stores;
+
+/// <summary>
+/// Builds the <see cref="MimeMessage"/> that MailKit appends so that it writes the source's bytes
+/// unchanged apart from CRLF line endings and a final newline. The header block is parsed (MimeKit
+/// keeps every header's raw bytes, folding and invalid lines included) and the body is carried
+/// verbatim by <see cref="RawBodyPart"/>, so broken MIME is never "repaired" on the way.
+/// </summary>
+public static class RawMessage
+{
+    /// <summary>How the message will be written, for the report.</summary>
+    public enum Shape
+    {
+        /// <summary>Header block, blank line, body: written verbatim (CRLF aside).</summary>
+        Verbatim,
+
+        /// <summary>No blank line ends the headers: MailKit adds one at the end.</summary>
+        HeaderTerminatorAdded,
+
+        /// <summary>No parseable header at all: written as a body after an empty header block.</summary>
+        EmptyHeaderAdded,
+    }
+
+    /// <summary>
+    /// Wraps <paramref name="content"/> (seekable; read during APPEND, so keep it open until then).
+    /// </summary>
+    public static MimeMessage Create(Stream content, out Shape shape)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        if (!content.CanSeek)
+            throw new ArgumentException("the message stream must be seekable", nameof(content));
+
+        var headerEnd = FindHeaderEnd(content);
+        if (headerEnd > 0)
+        {
+            var parsed = TryParseHeaders(new BoundStream(content, 0, headerEnd, leaveOpen: true));
+            if (parsed?.Body is { } parsedBody)
+            {
+                var body = new RawBodyPart(new BoundStream(content, headerEnd, -1, leaveOpen: true));
+                // The parser puts Content-* lines on the body entity; keep them (with their original
+                // offsets) so MimeKit writes every header line in its original order.
+                foreach (var header in parsedBody.Headers)
+                    body.Headers.Add(header);
+                parsed.Body = body;
+                shape = Shape.Verbatim;
+                return parsed;
+            }
+        }
+
+        content.Position = 0;
+        var headersOnly = headerEnd < 0 ? TryParseHeaders(content) : null;
+        if (headersOnly is not null)
+        {
+            // Everything is header: MimeKit writes it back with the blank line that ends a header block.
+            headersOnly.Body = null;
+            shape = Shape.HeaderTerminatorAdded;
+            return headersOnly;
+        }
+
+        // Not a message MimeKit can read headers from (empty, or garbage first line): send the bytes
+        // as a body behind an empty header block rather than refuse the message.
+        var message = new MimeMessage();
+        message.Headers.Clear();
+        message.Body = new RawBodyPart(new BoundStream(content, 0, -1, leaveOpen: true));
+        shape = Shape.EmptyHeaderAdded;
+        return message;
+    }
+
+    private static MimeMessage? TryParseHeaders(Stream stream)
+    {
+        try
+        {
+            return MimeMessage.Load(stream);
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Offset just past the blank line that ends the header block, or -1 when there is none.</summary>
+    internal static long FindHeaderEnd(Stream content)
+    {
+        content.Position = 0;
+        var buffer = new byte[8192];
+        long offset = 0;
+        // State: 0 = inside a line, 1 = just after LF, 2 = just after LF then CR.
+        var state = 1;
+        int read;
+        while ((read = content.Read(buffer, 0, buffer.Length)) > 0)
+        {
+            for (var i = 0; i < read; i++)
+            {
+                var b = buffer[i];
+                if (b == (byte)'\n')
+                {
+                    if (state is 1 or 2)
+                        return offset + i + 1;
+                    state = 1;
+                }
+                else if (b == (byte)'\r' && state == 1)
+                {
+                    state = 2;
+                }
+                else
+                {
+                    state = 0;
+                }
+            }
+
+            offset += read;
+        }
+
+        return -1;
+    }
+}
