@@ -3,7 +3,7 @@ namespace MailSync.Core.Stores;
 /// <summary>A store messages are written to.</summary>
 public interface IMessageTarget : IMailStore
 {
-    /// <summary>Creates the folder if it does not exist (parents must exist), and subscribes it when asked.</summary>
+    /// <summary>Creates the folder if it does not exist (parents must exist), and subscribes it when asked (the caller asks only when it is not yet).</summary>
     Task EnsureFolderAsync(string fullName, bool subscribe, CancellationToken cancellationToken);
 
     /// <summary>

@@ -149,7 +149,7 @@ public sealed class ImapStore(ImapEndpoint endpoint) : IMessageSource, IMessageT
                 ?? throw new InvalidOperationException($"the server did not create \"{fullName}\"");
         }
 
-        if (subscribe && !folder.IsSubscribed)
+        if (subscribe)
             await folder.SubscribeAsync(cancellationToken).ConfigureAwait(false);
     }
 

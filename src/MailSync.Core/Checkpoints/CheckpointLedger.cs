@@ -1,0 +1,280 @@
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+
+namespace MailSync.Core.Checkpoints;
+
+/// <summary>
+/// The SQLite journal of what was copied where. Every write is one transaction with synchronous
+/// FULL in WAL mode: an intent that was committed survives a power cut, which is what makes
+/// "record intent, then APPEND" safe. Never recreated: a file that is not a readable ledger of a
+/// known schema stops the run.
+/// </summary>
+public sealed class CheckpointLedger : IDisposable
+{
+    /// <summary>The schema this build writes; older ones are migrated forward, newer ones refused.</summary>
+    public const int SchemaVersion = 1;
+
+    private readonly SqliteConnection _connection;
+
+    private CheckpointLedger(SqliteConnection connection, string path)
+    {
+        _connection = connection;
+        Path = path;
+    }
+
+    public string Path { get; }
+
+    public static CheckpointLedger Open(string path)
+    {
+        var fullPath = System.IO.Path.GetFullPath(path);
+        var isNew = !File.Exists(fullPath) || new FileInfo(fullPath).Length == 0;
+        if (isNew)
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(fullPath)!);
+
+        var builder = new SqliteConnectionStringBuilder
+        {
+            DataSource = fullPath,
+            Mode = isNew ? SqliteOpenMode.ReadWriteCreate : SqliteOpenMode.ReadWrite,
+            Pooling = false,
+        };
+        var connection = new SqliteConnection(builder.ConnectionString);
+        try
+        {
+            connection.Open();
+            var ledger = new CheckpointLedger(connection, fullPath);
+            ledger.Execute("PRAGMA busy_timeout = 5000;");
+            if (isNew)
+                ledger.CreateSchema();
+            else
+                ledger.CheckExisting();
+            ledger.Execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
+            return ledger;
+        }
+        catch (SqliteException ex)
+        {
+            connection.Dispose();
+            throw new LedgerException($"the checkpoint database {fullPath} cannot be read ({ex.Message.TrimEnd('.')}); it was left untouched. Restore it from a backup, or move it away to start over (messages already copied would then be matched by content, not copied twice)", ex);
+        }
+        catch (LedgerException)
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    private void CreateSchema()
+    {
+        using var tx = _connection.BeginTransaction();
+        Execute("""
+            CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE folder_pairs (
+                id INTEGER PRIMARY KEY,
+                job TEXT NOT NULL,
+                source_folder TEXT NOT NULL,
+                target_folder TEXT NOT NULL,
+                source_uidvalidity INTEGER NOT NULL DEFAULT 0,
+                target_uidvalidity INTEGER NOT NULL DEFAULT 0,
+                source_uidnext INTEGER NOT NULL DEFAULT 0,
+                source_highestmodseq INTEGER NOT NULL DEFAULT 0,
+                target_uidnext INTEGER NOT NULL DEFAULT 0,
+                target_highestmodseq INTEGER NOT NULL DEFAULT 0,
+                completed_utc TEXT,
+                UNIQUE (job, source_folder, target_folder));
+            CREATE TABLE messages (
+                pair_id INTEGER NOT NULL REFERENCES folder_pairs(id),
+                source_uid INTEGER NOT NULL,
+                target_uid INTEGER,
+                state TEXT NOT NULL,
+                message_id TEXT,
+                internal_date INTEGER NOT NULL,
+                source_size INTEGER NOT NULL,
+                target_size INTEGER NOT NULL,
+                source_flags TEXT NOT NULL,
+                target_flags TEXT NOT NULL,
+                target_uidnext_before INTEGER NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                last_error TEXT,
+                updated_utc TEXT NOT NULL,
+                PRIMARY KEY (pair_id, source_uid)) WITHOUT ROWID;
+            CREATE INDEX messages_state ON messages (pair_id, state);
+            """, tx);
+        Execute($"INSERT INTO meta (key, value) VALUES ('schema_version', '{SchemaVersion}'), ('application', 'mailsync');", tx);
+        tx.Commit();
+    }
+
+    private void CheckExisting()
+    {
+        var check = Scalar("PRAGMA quick_check;") as string;
+        if (check != "ok")
+            throw new LedgerException($"the checkpoint database {Path} is damaged ({check}); it was left untouched. Restore it from a backup, or move it away to start over");
+        var hasMeta = Convert.ToInt64(Scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta';"), CultureInfo.InvariantCulture) == 1;
+        var version = hasMeta ? Scalar("SELECT value FROM meta WHERE key = 'schema_version';") as string : null;
+        if (version is null || !int.TryParse(version, CultureInfo.InvariantCulture, out var found))
+            throw new LedgerException($"{Path} is an SQLite database but not a MailSync checkpoint ledger; it was left untouched. Pass another --state path");
+        if (found > SchemaVersion)
+            throw new LedgerException($"the checkpoint database {Path} has schema version {found}, written by a newer MailSync (this one reads up to {SchemaVersion}); upgrade MailSync");
+    }
+
+    public FolderPairState GetOrCreatePair(string job, string sourceFolder, string targetFolder)
+    {
+        Execute("INSERT OR IGNORE INTO folder_pairs (job, source_folder, target_folder) VALUES ($job, $s, $t);", null,
+            ("$job", job), ("$s", sourceFolder), ("$t", targetFolder));
+        using var cmd = Command("""
+            SELECT id, source_uidvalidity, target_uidvalidity, source_uidnext, source_highestmodseq, target_uidnext, target_highestmodseq, completed_utc
+            FROM folder_pairs WHERE job = $job AND source_folder = $s AND target_folder = $t;
+            """, null, ("$job", job), ("$s", sourceFolder), ("$t", targetFolder));
+        using var r = cmd.ExecuteReader();
+        r.Read();
+        return new FolderPairState
+        {
+            Id = r.GetInt64(0),
+            Job = job,
+            SourceFolder = sourceFolder,
+            TargetFolder = targetFolder,
+            SourceUidValidity = (uint)r.GetInt64(1),
+            TargetUidValidity = (uint)r.GetInt64(2),
+            SourceUidNext = (uint)r.GetInt64(3),
+            SourceHighestModSeq = (ulong)r.GetInt64(4),
+            TargetUidNext = (uint)r.GetInt64(5),
+            TargetHighestModSeq = (ulong)r.GetInt64(6),
+            CompletedUtc = r.IsDBNull(7) ? null : DateTimeOffset.Parse(r.GetString(7), CultureInfo.InvariantCulture),
+        };
+    }
+
+    public IReadOnlyList<FolderPairState> GetPairs(string job)
+    {
+        var ids = new List<(string Source, string Target)>();
+        using (var cmd = Command("SELECT source_folder, target_folder FROM folder_pairs WHERE job = $job ORDER BY id;", null, ("$job", job)))
+        using (var r = cmd.ExecuteReader())
+        {
+            while (r.Read())
+                ids.Add((r.GetString(0), r.GetString(1)));
+        }
+
+        return ids.Select(p => GetOrCreatePair(job, p.Source, p.Target)).ToList();
+    }
+
+    public void SavePair(FolderPairState pair)
+    {
+        Execute("""
+            UPDATE folder_pairs SET source_uidvalidity = $sv, target_uidvalidity = $tv, source_uidnext = $sn,
+                source_highestmodseq = $sm, target_uidnext = $tn, target_highestmodseq = $tm, completed_utc = $done
+            WHERE id = $id;
+            """, null,
+            ("$sv", (long)pair.SourceUidValidity), ("$tv", (long)pair.TargetUidValidity), ("$sn", (long)pair.SourceUidNext),
+            ("$sm", (long)pair.SourceHighestModSeq), ("$tn", (long)pair.TargetUidNext), ("$tm", (long)pair.TargetHighestModSeq),
+            ("$done", pair.CompletedUtc?.ToString("O", CultureInfo.InvariantCulture)), ("$id", pair.Id));
+    }
+
+    public Dictionary<uint, MessageRecord> LoadMessages(long pairId)
+    {
+        var result = new Dictionary<uint, MessageRecord>();
+        using var cmd = Command("""
+            SELECT source_uid, target_uid, state, message_id, internal_date, source_size, target_size,
+                   source_flags, target_flags, target_uidnext_before, attempts, last_error
+            FROM messages WHERE pair_id = $p;
+            """, null, ("$p", pairId));
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+        {
+            var record = new MessageRecord(
+                (uint)r.GetInt64(0),
+                r.IsDBNull(1) ? null : (uint)r.GetInt64(1),
+                Enum.Parse<MessageState>(r.GetString(2), ignoreCase: true),
+                r.IsDBNull(3) ? null : r.GetString(3),
+                r.GetInt64(4),
+                r.GetInt64(5),
+                r.GetInt64(6),
+                r.GetString(7),
+                r.GetString(8),
+                (uint)r.GetInt64(9),
+                r.GetInt32(10),
+                r.IsDBNull(11) ? null : r.GetString(11));
+            result[record.SourceUid] = record;
+        }
+
+        return result;
+    }
+
+    /// <summary>Inserts or replaces the rows in one transaction (one fsync per batch, not per message).</summary>
+    public void Save(long pairId, IEnumerable<MessageRecord> records) => Save(pairId, records, replaceAll: false);
+
+    /// <summary>Replaces every row of a pair in one transaction, for re-pairing after a UIDVALIDITY change.</summary>
+    public void ReplaceAll(long pairId, IEnumerable<MessageRecord> records) => Save(pairId, records, replaceAll: true);
+
+    private void Save(long pairId, IEnumerable<MessageRecord> records, bool replaceAll)
+    {
+        using var tx = _connection.BeginTransaction();
+        if (replaceAll)
+            Execute("DELETE FROM messages WHERE pair_id = $p;", tx, ("$p", pairId));
+        using var cmd = Command("""
+            INSERT OR REPLACE INTO messages (pair_id, source_uid, target_uid, state, message_id, internal_date, source_size,
+                target_size, source_flags, target_flags, target_uidnext_before, attempts, last_error, updated_utc)
+            VALUES ($p, $su, $tu, $st, $mid, $d, $ss, $ts, $sf, $tf, $before, $a, $err, $now);
+            """, tx);
+        var p = new Dictionary<string, SqliteParameter>();
+        foreach (var name in new[] { "$p", "$su", "$tu", "$st", "$mid", "$d", "$ss", "$ts", "$sf", "$tf", "$before", "$a", "$err", "$now" })
+            p[name] = cmd.Parameters.Add(new SqliteParameter(name, null));
+        var now = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture);
+        foreach (var m in records)
+        {
+            p["$p"].Value = pairId;
+            p["$su"].Value = (long)m.SourceUid;
+            p["$tu"].Value = m.TargetUid is { } t ? (long)t : DBNull.Value;
+            p["$st"].Value = m.State.ToString().ToLowerInvariant();
+            p["$mid"].Value = (object?)m.MessageId ?? DBNull.Value;
+            p["$d"].Value = m.InternalDateUnix;
+            p["$ss"].Value = m.SourceSize;
+            p["$ts"].Value = m.TargetSize;
+            p["$sf"].Value = m.SourceFlags;
+            p["$tf"].Value = m.TargetFlags;
+            p["$before"].Value = (long)m.TargetUidNextBefore;
+            p["$a"].Value = m.Attempts;
+            p["$err"].Value = (object?)m.LastError ?? DBNull.Value;
+            p["$now"].Value = now;
+            cmd.ExecuteNonQuery();
+        }
+
+        tx.Commit();
+    }
+
+    /// <summary>Forgets rows (a pending intent that reconciliation proved never landed, or a source message that is gone).</summary>
+    public void Delete(long pairId, IEnumerable<uint> sourceUids)
+    {
+        using var tx = _connection.BeginTransaction();
+        using var cmd = Command("DELETE FROM messages WHERE pair_id = $p AND source_uid = $u;", tx);
+        cmd.Parameters.AddWithValue("$p", pairId);
+        var u = cmd.Parameters.Add(new SqliteParameter("$u", null));
+        foreach (var uid in sourceUids)
+        {
+            u.Value = (long)uid;
+            cmd.ExecuteNonQuery();
+        }
+
+        tx.Commit();
+    }
+
+    public void Dispose() => _connection.Dispose();
+
+    private SqliteCommand Command(string sql, SqliteTransaction? tx, params (string Name, object? Value)[] parameters)
+    {
+        var cmd = _connection.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.Transaction = tx;
+        foreach (var (name, value) in parameters)
+            cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        return cmd;
+    }
+
+    private void Execute(string sql, SqliteTransaction? tx = null, params (string Name, object? Value)[] parameters)
+    {
+        using var cmd = Command(sql, tx, parameters);
+        cmd.ExecuteNonQuery();
+    }
+
+    private object? Scalar(string sql)
+    {
+        using var cmd = Command(sql, null);
+        return cmd.ExecuteScalar();
+    }
+}

@@ -1,0 +1,27 @@
+namespace MailSync.Core.Jobs;
+
+/// <summary>Counts for one folder pair in one run.</summary>
+public sealed class FolderResult
+{
+    public required string SourceFolder { get; init; }
+    public required string TargetFolder { get; init; }
+
+    /// <summary>Messages in the source folder when it was opened.</summary>
+    public int SourceMessages { get; set; }
+
+    /// <summary>Copied by an earlier run (per the ledger).</summary>
+    public int AlreadyCopied { get; set; }
+
+    public int Copied { get; set; }
+    public long CopiedBytes { get; set; }
+    public int Failed { get; set; }
+
+    /// <summary>Pending intents of an interrupted run found on the target and completed without a new APPEND.</summary>
+    public int Reconciled { get; set; }
+
+    /// <summary>UIDNEXT and HIGHESTMODSEQ unchanged since the last complete run: not even listed.</summary>
+    public bool Unchanged { get; set; }
+
+    /// <summary>Keywords the target folder refused, by name, with how many messages lost each.</summary>
+    public Dictionary<string, int> DroppedKeywords { get; } = new(StringComparer.Ordinal);
+}

@@ -1,0 +1,21 @@
+namespace MailSync.Core.Jobs;
+
+/// <summary>Everything a run of one job found and did, for the summary table and the JSON report.</summary>
+public sealed class JobResult
+{
+    public required string Job { get; init; }
+    public JobStatus Status { get; set; } = JobStatus.Succeeded;
+
+    /// <summary>Why the job stopped, when it did (never contains a secret).</summary>
+    public string? Error { get; set; }
+
+    public List<FolderResult> Folders { get; } = [];
+    public List<MessageFailure> Failures { get; } = [];
+    public List<string> Warnings { get; } = [];
+
+    /// <summary>Messages sent to the target by APPEND in this run: zero on a run with nothing new.</summary>
+    public int Appended { get; set; }
+
+    public TimeSpan Duration { get; set; }
+    public bool DryRun { get; init; }
+}

@@ -1,0 +1,4 @@
+namespace MailSync.Core.Jobs;
+
+/// <summary>A message that was not copied, with the reason (the server's own words where it gave any).</summary>
+public sealed record MessageFailure(string SourceFolder, uint SourceUid, string? MessageId, long Size, string Reason);

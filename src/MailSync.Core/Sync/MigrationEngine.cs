@@ -1,0 +1,412 @@
+using MailKit;
+using MailSync.Core.Checkpoints;
+using MailSync.Core.Jobs;
+using MailSync.Core.Mapping;
+using MailSync.Core.Model;
+using MailSync.Core.Stores;
+using MimeKit;
+using MimeKit.IO;
+using Serilog;
+
+namespace MailSync.Core.Sync;
+
+/// <summary>
+/// Copies every mapped folder of a source into a target, one-way. The discipline (DESIGN.md §2):
+/// resolve the previous run's pending intents first; commit a batch's intents before its APPEND;
+/// record the outcome after; an ambiguous failure leaves the intents pending so the next attempt
+/// reconciles against the target instead of appending blindly.
+/// </summary>
+public sealed class MigrationEngine(
+    string job,
+    IMessageSource source,
+    IMessageTarget target,
+    CheckpointLedger ledger,
+    MigrationOptions options,
+    IMigrationObserver observer,
+    ILogger log)
+{
+    private static readonly FormatOptions AppendFormat = CreateAppendFormat();
+
+    public async Task RunAsync(FolderMappingOptions mapping, JobResult result, CancellationToken cancellationToken)
+    {
+        var sourceFolders = await source.ListFoldersAsync(cancellationToken).ConfigureAwait(false);
+        var targetFolders = await target.ListFoldersAsync(cancellationToken).ConfigureAwait(false);
+        var map = FolderMapper.Map(sourceFolders, source.Namespace, targetFolders, target.Namespace, mapping);
+        foreach (var warning in map.Warnings)
+        {
+            log.Warning("{Job}: {Warning}", job, warning);
+            result.Warnings.Add(warning);
+        }
+
+        foreach (var excluded in map.Excluded)
+            log.Debug("{Job}: folder {Folder} skipped: {Reason}", job, excluded.SourcePath, excluded.Reason);
+
+        if (!options.DryRun)
+            await EnsureTargetFoldersAsync(map, targetFolders, cancellationToken).ConfigureAwait(false);
+
+        foreach (var folder in map.Mappings.Where(m => m.Source.Selectable))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var folderResult = new FolderResult { SourceFolder = folder.Source.FullName, TargetFolder = folder.TargetName };
+            result.Folders.Add(folderResult);
+            await CopyFolderAsync(folder, folderResult, result, cancellationToken).ConfigureAwait(false);
+            observer.FolderFinished(job, folderResult);
+        }
+    }
+
+    private async Task EnsureTargetFoldersAsync(FolderMapResult map, IReadOnlyList<FolderInfo> existing, CancellationToken cancellationToken)
+    {
+        var byName = existing.ToDictionary(f => f.FullName, StringComparer.Ordinal);
+        foreach (var folder in map.TargetFoldersToCreate)
+        {
+            var name = folder.TargetName;
+            var exists = byName.TryGetValue(name, out var found) || string.Equals(name, "INBOX", StringComparison.OrdinalIgnoreCase);
+            var subscribed = found?.Subscribed ?? false;
+            if (exists && (!folder.Subscribe || subscribed))
+                continue;
+            log.Information("{Job}: {Action} target folder {Folder}", job, exists ? "subscribing" : "creating", name);
+            await target.EnsureFolderAsync(name, folder.Subscribe, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task CopyFolderAsync(FolderMapping folder, FolderResult folderResult, JobResult result, CancellationToken cancellationToken)
+    {
+        var sourceName = folder.Source.FullName;
+        var targetName = folder.TargetName;
+        var pair = ledger.GetOrCreatePair(job, sourceName, targetName);
+        var sourceStatus = await source.OpenFolderAsync(sourceName, forWriting: false, cancellationToken).ConfigureAwait(false);
+        folderResult.SourceMessages = sourceStatus.Count;
+
+        FolderStatus targetStatus;
+        if (options.DryRun && !(await target.ListFoldersAsync(cancellationToken).ConfigureAwait(false)).Any(f => f.FullName == targetName || targetName == "INBOX"))
+            targetStatus = new FolderStatus(targetName, 0, 1, null, 0, FlagText.Settable, true, new HashSet<string>());
+        else
+            targetStatus = await target.OpenFolderAsync(targetName, forWriting: !options.DryRun, cancellationToken).ConfigureAwait(false);
+
+        var records = ledger.LoadMessages(pair.Id);
+        if (!options.DryRun)
+        {
+            await RepairAfterValidityChangeAsync(pair, records, sourceStatus, targetStatus, result, cancellationToken).ConfigureAwait(false);
+            folderResult.Reconciled += await ReconcilePendingAsync(pair, records, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (pair.CompletedUtc is not null && pair.SourceUidNext == sourceStatus.UidNext
+            && (sourceStatus.HighestModSeq is null || sourceStatus.HighestModSeq == pair.SourceHighestModSeq)
+            && records.Values.All(r => r.State != MessageState.Pending))
+        {
+            // Nothing arrived and nothing changed since the last complete pass: skip without listing.
+            folderResult.Unchanged = true;
+            folderResult.AlreadyCopied = records.Values.Count(r => r.State == MessageState.Copied);
+            folderResult.Failed = records.Values.Count(r => r.State == MessageState.Failed);
+            observer.FolderStarted(job, sourceName, targetName, 0, 0);
+            return;
+        }
+
+        var summaries = await source.FetchSummariesAsync(1, cancellationToken).ConfigureAwait(false);
+        var toCopy = new List<MessageInfo>();
+        foreach (var summary in summaries)
+        {
+            if (!records.TryGetValue(summary.Uid, out var record))
+                toCopy.Add(summary);
+            else if (record.State == MessageState.Copied)
+                folderResult.AlreadyCopied++;
+            else if (record.State == MessageState.Failed)
+                folderResult.Failed++;
+        }
+
+        observer.FolderStarted(job, sourceName, targetName, toCopy.Count, toCopy.Sum(m => m.Size));
+        log.Information("{Job}: {Source} -> {Target}: {ToCopy} to copy, {Done} already copied", job, sourceName, targetName, toCopy.Count, folderResult.AlreadyCopied);
+        if (options.DryRun)
+            return;
+
+        var uidNext = targetStatus.UidNext;
+        foreach (var batch in Batch(toCopy))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            uidNext = await CopyBatchAsync(pair, folder, targetStatus, batch, uidNext, folderResult, result, cancellationToken).ConfigureAwait(false);
+        }
+
+        pair.SourceUidValidity = sourceStatus.UidValidity;
+        pair.SourceUidNext = sourceStatus.UidNext;
+        pair.SourceHighestModSeq = sourceStatus.HighestModSeq ?? 0;
+        pair.TargetUidValidity = targetStatus.UidValidity;
+        pair.TargetUidNext = uidNext;
+        pair.CompletedUtc = DateTimeOffset.UtcNow;
+        ledger.SavePair(pair);
+    }
+
+    private IEnumerable<List<MessageInfo>> Batch(IEnumerable<MessageInfo> messages)
+    {
+        var batch = new List<MessageInfo>();
+        long bytes = 0;
+        foreach (var message in messages)
+        {
+            if (batch.Count > 0 && (batch.Count >= options.BatchMessages || bytes + message.Size > options.BatchBytes))
+            {
+                yield return batch;
+                batch = [];
+                bytes = 0;
+            }
+
+            batch.Add(message);
+            bytes += message.Size;
+        }
+
+        if (batch.Count > 0)
+            yield return batch;
+    }
+
+    private async Task<uint> CopyBatchAsync(
+        FolderPairState pair, FolderMapping folder, FolderStatus targetStatus, List<MessageInfo> batch, uint uidNext,
+        FolderResult folderResult, JobResult result, CancellationToken cancellationToken)
+    {
+        var spools = new Dictionary<uint, Stream>();
+        try
+        {
+            await source.ReadMessagesAsync(batch.Select(m => m.Uid).ToList(), async (uid, stream, ct) =>
+            {
+                var size = batch.First(m => m.Uid == uid).Size;
+                Stream spool = size > options.SpoolToDiskAbove
+                    ? new FileStream(Path.GetTempFileName(), FileMode.Open, FileAccess.ReadWrite, FileShare.None, 81920, FileOptions.DeleteOnClose)
+                    : new MemoryStream((int)Math.Max(0, size));
+                await stream.CopyToAsync(spool, ct).ConfigureAwait(false);
+                spools[uid] = spool;
+            }, cancellationToken).ConfigureAwait(false);
+
+            var items = new List<AppendItem>();
+            var intents = new List<MessageRecord>();
+            var failures = new List<MessageRecord>();
+            foreach (var message in batch)
+            {
+                var failure = Prepare(message, spools.GetValueOrDefault(message.Uid), targetStatus, folderResult, out var item, out var targetSize);
+                if (failure is not null)
+                {
+                    failures.Add(NewRecord(message, MessageState.Failed, null, 0, uidNext, failure));
+                    RecordFailure(folder, message, failure, folderResult, result);
+                    continue;
+                }
+
+                items.Add(item!);
+                intents.Add(NewRecord(message, MessageState.Pending, null, targetSize, uidNext, null) with
+                {
+                    TargetFlags = FlagText.Format(item!.Flags, item.Keywords),
+                });
+            }
+
+            // The journal entry comes first: if we die during the APPEND, the next run knows to look.
+            ledger.Save(pair.Id, intents.Concat(failures));
+            if (items.Count == 0)
+                return uidNext;
+
+            var done = await AppendAsync(folder, items, intents, uidNext, folderResult, result, cancellationToken).ConfigureAwait(false);
+            ledger.Save(pair.Id, done);
+
+            var copied = done.Where(r => r.State == MessageState.Copied).ToList();
+            result.Appended += copied.Count;
+            folderResult.Copied += copied.Count;
+            var bytes = copied.Sum(r => r.TargetSize);
+            folderResult.CopiedBytes += bytes;
+            observer.MessagesCopied(job, done.Count + failures.Count, batch.Sum(m => m.Size));
+            var highest = done.Where(r => r.TargetUid is not null).Select(r => r.TargetUid!.Value).DefaultIfEmpty(uidNext - 1).Max();
+            return Math.Max(uidNext, highest + 1);
+        }
+        finally
+        {
+            foreach (var spool in spools.Values)
+                await spool.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Appends a batch; on a refusal of the whole batch, retries one by one to find the culprits.</summary>
+    private async Task<List<MessageRecord>> AppendAsync(
+        FolderMapping folder, List<AppendItem> items, List<MessageRecord> intents, uint uidNext,
+        FolderResult folderResult, JobResult result, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var uids = await target.AppendAsync(folder.TargetName, items, cancellationToken).ConfigureAwait(false);
+            if (uids.Any(u => u is null))
+            {
+                // No APPENDUID (no UIDPLUS): learn the new UIDs by content, as after a crash.
+                var byUid = intents.ToDictionary(r => r.SourceUid);
+                await ReconcileAsync(intents, byUid, uidNext, cancellationToken).ConfigureAwait(false);
+                return byUid.Values.ToList();
+            }
+
+            return intents.Select((r, i) => r with { State = MessageState.Copied, TargetUid = uids[i], Attempts = r.Attempts + 1 }).ToList();
+        }
+        catch (TargetRefusedException refused) when (items.Count > 1)
+        {
+            // MULTIAPPEND is all or nothing: nothing was stored, so each message can go alone.
+            log.Debug("{Job}: batch refused ({Reason}); appending one by one", job, refused.ServerText);
+            var done = new List<MessageRecord>();
+            for (var i = 0; i < items.Count; i++)
+                done.AddRange(await AppendAsync(folder, [items[i]], [intents[i]], uidNext, folderResult, result, cancellationToken).ConfigureAwait(false));
+            return done;
+        }
+        catch (TargetRefusedException refused)
+        {
+            var intent = intents[0];
+            var reason = $"refused by the target: {refused.ServerText}";
+            RecordFailure(folder, intent, reason, folderResult, result);
+            return [intent with { State = MessageState.Failed, LastError = reason, Attempts = intent.Attempts + 1 }];
+        }
+    }
+
+    private string? Prepare(MessageInfo message, Stream? spool, FolderStatus targetStatus, FolderResult folderResult, out AppendItem? item, out long targetSize)
+    {
+        item = null;
+        targetSize = 0;
+        if (spool is null)
+            return "the source did not return the message body";
+        if (ContainsNul(spool))
+            return "contains NUL bytes, which IMAP APPEND cannot carry without BINARY (RFC 3516)";
+
+        var mime = RawMessage.Create(spool, out _);
+        using (var measure = new MeasuringStream())
+        {
+            mime.WriteTo(AppendFormat, measure);
+            targetSize = measure.Length;
+        }
+
+        var keywords = new List<string>();
+        foreach (var keyword in message.Keywords)
+        {
+            if (targetStatus.AcceptsAnyKeyword || targetStatus.PermanentKeywords.Contains(keyword))
+            {
+                keywords.Add(keyword);
+            }
+            else
+            {
+                folderResult.DroppedKeywords[keyword] = folderResult.DroppedKeywords.GetValueOrDefault(keyword) + 1;
+            }
+        }
+
+        item = new AppendItem(mime, message.Flags & FlagText.Settable, keywords, message.InternalDate);
+        return null;
+    }
+
+    private static bool ContainsNul(Stream stream)
+    {
+        stream.Position = 0;
+        var buffer = new byte[65536];
+        int read;
+        while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
+        {
+            if (buffer.AsSpan(0, read).Contains((byte)0))
+                return true;
+        }
+
+        return false;
+    }
+
+    private async Task RepairAfterValidityChangeAsync(
+        FolderPairState pair, Dictionary<uint, MessageRecord> records, FolderStatus sourceStatus, FolderStatus targetStatus,
+        JobResult result, CancellationToken cancellationToken)
+    {
+        var sourceChanged = pair.SourceUidValidity != 0 && pair.SourceUidValidity != sourceStatus.UidValidity;
+        var targetChanged = pair.TargetUidValidity != 0 && pair.TargetUidValidity != targetStatus.UidValidity;
+        if (!sourceChanged && !targetChanged)
+        {
+            pair.SourceUidValidity = sourceStatus.UidValidity;
+            pair.TargetUidValidity = targetStatus.UidValidity;
+            ledger.SavePair(pair);
+            return;
+        }
+
+        var rows = records.Values.ToList();
+        if (sourceChanged)
+        {
+            // Old source UIDs mean nothing now: find each recorded message again by content.
+            var summaries = await source.FetchSummariesAsync(1, cancellationToken).ConfigureAwait(false);
+            var matched = ContentMatcher.Match(rows, r => new ContentKey(r.MessageId ?? string.Empty, r.InternalDateUnix, r.SourceSize), summaries, s => s.Size);
+            rows = matched.Select(m => m.Wanted with { SourceUid = m.Match.Uid }).ToList();
+            Warn(result, $"{pair.SourceFolder}: source UIDVALIDITY changed ({pair.SourceUidValidity} -> {sourceStatus.UidValidity}); re-paired {rows.Count} of {records.Count} recorded messages by content");
+        }
+
+        if (targetChanged)
+        {
+            var summaries = await target.FetchSummariesAsync(1, cancellationToken).ConfigureAwait(false);
+            var landed = rows.Where(r => r.State is MessageState.Copied or MessageState.Pending).ToList();
+            var matched = ContentMatcher.Match(landed, r => new ContentKey(r.MessageId ?? string.Empty, r.InternalDateUnix, r.TargetSize), summaries, s => s.Size);
+            var repaired = matched.Select(m => m.Wanted with { State = MessageState.Copied, TargetUid = m.Match.Uid }).ToList();
+            Warn(result, $"{pair.TargetFolder}: target UIDVALIDITY changed ({pair.TargetUidValidity} -> {targetStatus.UidValidity}); found {repaired.Count} of {landed.Count} copied messages again by content; the rest will be copied again");
+            rows = repaired.Concat(rows.Where(r => r.State == MessageState.Failed)).ToList();
+        }
+
+        ledger.ReplaceAll(pair.Id, rows);
+        records.Clear();
+        foreach (var row in rows)
+            records[row.SourceUid] = row;
+        pair.SourceUidValidity = sourceStatus.UidValidity;
+        pair.TargetUidValidity = targetStatus.UidValidity;
+        // The cursors belonged to the old UIDs: force a full pass.
+        pair.CompletedUtc = null;
+        ledger.SavePair(pair);
+    }
+
+    /// <summary>Resolves intents left pending by an interrupted run; returns how many had in fact landed.</summary>
+    private async Task<int> ReconcilePendingAsync(FolderPairState pair, Dictionary<uint, MessageRecord> records, CancellationToken cancellationToken)
+    {
+        var pending = records.Values.Where(r => r.State == MessageState.Pending).ToList();
+        if (pending.Count == 0)
+            return 0;
+        var from = pending.Min(r => r.TargetUidNextBefore);
+        var landed = await ReconcileAsync(pending, records, from, cancellationToken).ConfigureAwait(false);
+        ledger.Save(pair.Id, records.Values.Where(r => r.State == MessageState.Copied && pending.Any(p => p.SourceUid == r.SourceUid)));
+        ledger.Delete(pair.Id, pending.Where(p => !records.ContainsKey(p.SourceUid)).Select(p => p.SourceUid));
+        log.Information("{Job}: {Folder}: {Pending} interrupted APPENDs reconciled: {Landed} had landed, {Missing} will be appended again",
+            job, pair.TargetFolder, pending.Count, landed, pending.Count - landed);
+        return landed;
+    }
+
+    /// <summary>
+    /// Looks at the target's messages from <paramref name="fromUid"/> on that no other ledger row
+    /// claims, pairs the pending rows with them by content, and drops from <paramref name="records"/>
+    /// the pending rows that never landed, so they are appended again.
+    /// </summary>
+    private async Task<int> ReconcileAsync(IReadOnlyList<MessageRecord> pending, Dictionary<uint, MessageRecord> records, uint fromUid, CancellationToken cancellationToken)
+    {
+        var claimed = records.Values.Where(r => r.State == MessageState.Copied && r.TargetUid is not null).Select(r => r.TargetUid!.Value).ToHashSet();
+        var candidates = (await target.FetchSummariesAsync(fromUid, cancellationToken).ConfigureAwait(false)).Where(c => !claimed.Contains(c.Uid));
+        var matched = ContentMatcher.Match(pending, r => new ContentKey(r.MessageId ?? string.Empty, r.InternalDateUnix, r.TargetSize), candidates, c => c.Size);
+        foreach (var (wanted, match) in matched)
+            records[wanted.SourceUid] = wanted with { State = MessageState.Copied, TargetUid = match.Uid, Attempts = wanted.Attempts + 1 };
+        foreach (var row in pending.Where(p => records[p.SourceUid].State == MessageState.Pending))
+            records.Remove(row.SourceUid);
+        return matched.Count;
+    }
+
+    private void RecordFailure(FolderMapping folder, MessageInfo message, string reason, FolderResult folderResult, JobResult result)
+    {
+        folderResult.Failed++;
+        result.Failures.Add(new MessageFailure(folder.Source.FullName, message.Uid, message.MessageId, message.Size, reason));
+        log.Warning("{Job}: {Folder} UID {Uid} not copied: {Reason}", job, folder.Source.FullName, message.Uid, reason);
+    }
+
+    private void RecordFailure(FolderMapping folder, MessageRecord record, string reason, FolderResult folderResult, JobResult result)
+    {
+        folderResult.Failed++;
+        result.Failures.Add(new MessageFailure(folder.Source.FullName, record.SourceUid, record.MessageId, record.SourceSize, reason));
+        log.Warning("{Job}: {Folder} UID {Uid} not copied: {Reason}", job, folder.Source.FullName, record.SourceUid, reason);
+    }
+
+    private void Warn(JobResult result, string warning)
+    {
+        log.Warning("{Job}: {Warning}", job, warning);
+        result.Warnings.Add(warning);
+    }
+
+    private static MessageRecord NewRecord(MessageInfo message, MessageState state, uint? targetUid, long targetSize, uint uidNextBefore, string? error)
+        => new(message.Uid, targetUid, state, message.MessageId, message.InternalDate.ToUnixTimeSeconds(), message.Size, targetSize,
+            FlagText.Format(message.Flags & FlagText.Settable, message.Keywords), string.Empty, uidNextBefore, 0, error);
+
+    private static FormatOptions CreateAppendFormat()
+    {
+        // What MailKit's APPEND writes (ImapFolder.CreateAppendOptions), so sizes measured here match the target's.
+        var format = FormatOptions.Default.Clone();
+        format.NewLineFormat = NewLineFormat.Dos;
+        format.EnsureNewLine = true;
+        return format;
+    }
+}

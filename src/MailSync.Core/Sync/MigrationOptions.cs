@@ -1,0 +1,17 @@
+namespace MailSync.Core.Sync;
+
+/// <summary>Tuning and behaviour switches for one migration run.</summary>
+public sealed record MigrationOptions
+{
+    /// <summary>Plan and count only: no folder is created, nothing is appended, the ledger is not written.</summary>
+    public bool DryRun { get; init; }
+
+    /// <summary>Messages per FETCH/APPEND batch; one ledger transaction records each batch's intents.</summary>
+    public int BatchMessages { get; init; } = 50;
+
+    /// <summary>Bytes per batch, so a batch of large messages stays small in memory and on the wire.</summary>
+    public long BatchBytes { get; init; } = 8 * 1024 * 1024;
+
+    /// <summary>Messages larger than this are spooled to a temporary file instead of memory.</summary>
+    public long SpoolToDiskAbove { get; init; } = 1024 * 1024;
+}
