@@ -60,7 +60,7 @@ public sealed record SecretRef(string Kind, string Value)
         {
             var value = Environment.GetEnvironmentVariable(Value);
             return string.IsNullOrEmpty(value)
-                ? throw new ConfigException($"environment variable {Value} is not set or empty (password \"{this}\")")
+                ? throw new ConfigException($"environment variable {Value} is not set or empty")
                 : value;
         }
 
@@ -89,11 +89,11 @@ public sealed record SecretRef(string Kind, string Value)
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
-            throw new ConfigException($"secret file {Value} does not exist (password \"{this}\")", ex);
+            throw new ConfigException($"secret file {Value} does not exist", ex);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException)
         {
-            throw new ConfigException($"secret file {Value} cannot be read: {ex.Message} (password \"{this}\")", ex);
+            throw new ConfigException($"secret file {Value} cannot be read: {ex.Message}", ex);
         }
 
         // Editors and `echo` add a final newline that is not part of the password.
@@ -107,7 +107,7 @@ public sealed record SecretRef(string Kind, string Value)
         }
 
         return text.Length == 0
-            ? throw new ConfigException($"secret file {Value} is empty (password \"{this}\")")
+            ? throw new ConfigException($"secret file {Value} is empty")
             : text;
     }
 }
