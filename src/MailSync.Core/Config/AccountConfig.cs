@@ -1,0 +1,50 @@
+namespace MailSync.Core.Config;
+
+/// <summary>
+/// A mail account as the job file describes it. It holds only a <see cref="SecretRef"/>, never the
+/// password itself, so printing the record (records print all members) cannot leak the secret.
+/// </summary>
+public sealed record AccountConfig
+{
+    internal const int DefaultMaxConnections = 4;
+    internal const int DefaultTimeoutSeconds = 120;
+
+    /// <summary>The key under "accounts" in the job file.</summary>
+    public required string Name { get; init; }
+
+    public Protocol Protocol { get; init; }
+
+    public required string Host { get; init; }
+
+    public required int Port { get; init; }
+
+    public SecurityMode Security { get; init; } = SecurityMode.Ssl;
+
+    public required string User { get; init; }
+
+    public required SecretRef Password { get; init; }
+
+    /// <summary>SASL mechanism to log in with (e.g. "PLAIN", "XOAUTH2"); null lets the client choose.</summary>
+    public string? AuthMechanism { get; init; }
+
+    /// <summary>The user's consent to security "none" towards a host that is not loopback.</summary>
+    public bool AllowInsecure { get; init; }
+
+    /// <summary>Explicit opt-out of TLS certificate checks (self-signed test servers).</summary>
+    public bool TrustAnyCertificate { get; init; }
+
+    /// <summary>SHA-256 of the server certificate to pin, as 64 upper-case hex digits without colons.</summary>
+    public string? CertificateFingerprint { get; init; }
+
+    public int MaxConnections { get; init; } = DefaultMaxConnections;
+
+    public int TimeoutSeconds { get; init; } = DefaultTimeoutSeconds;
+
+    internal static int DefaultPort(Protocol protocol, SecurityMode security) => (protocol, security) switch
+    {
+        (Protocol.Imap, SecurityMode.Ssl) => 993,
+        (Protocol.Imap, _) => 143,
+        (Protocol.Pop3, SecurityMode.Ssl) => 995,
+        _ => 110,
+    };
+}

@@ -1,0 +1,154 @@
+using System.Net;
+using System.Text.Json;
+
+namespace MailSync.Core.Config;
+
+/// <summary>Reads and checks one entry of "accounts".</summary>
+internal static class AccountReader
+{
+    private static readonly string[] Properties =
+    [
+        "protocol", "host", "port", "security", "user", "password", "authMechanism", "allowInsecure",
+        "trustAnyCertificate", "certificateFingerprint", "maxConnections", "timeoutSeconds",
+    ];
+
+    /// <summary>
+    /// Returns the account when it is valid. <paramref name="protocol"/> is set whenever the
+    /// protocol itself could be read, so jobs can still be checked against a flawed account.
+    /// </summary>
+    public static AccountConfig? Read(
+        string name, JsonElement element, string location, string? baseDirectory, List<ConfigError> errors, out Protocol? protocol)
+    {
+        protocol = null;
+        var json = JsonObjectReader.Open(element, location, errors, Properties);
+        if (json is null)
+        {
+            return null;
+        }
+
+        var errorsBefore = errors.Count;
+        protocol = json.Enum<Protocol>("protocol", required: true);
+        var host = json.String("host", required: true);
+        var port = json.Int("port");
+        var security = json.Enum<SecurityMode>("security") ?? SecurityMode.Ssl;
+        var user = json.String("user", required: true);
+        var password = ReadPassword(json, baseDirectory);
+        var authMechanism = json.String("authMechanism");
+        var allowInsecure = json.Bool("allowInsecure");
+        var trustAnyCertificate = json.Bool("trustAnyCertificate");
+        var fingerprint = json.String("certificateFingerprint");
+        var maxConnections = json.Int("maxConnections") ?? AccountConfig.DefaultMaxConnections;
+        var timeoutSeconds = json.Int("timeoutSeconds") ?? AccountConfig.DefaultTimeoutSeconds;
+
+        // A URL or "host:port" here is a common slip; the port has its own field.
+        if (host is not null && (host.Any(char.IsWhiteSpace) || host.Contains('/')))
+        {
+            json.Error("host", $"\"{host}\" is not a host name or IP address (no scheme, path or spaces)");
+        }
+
+        if (port is < 1 or > 65535)
+        {
+            json.Error("port", "must be between 1 and 65535");
+        }
+
+        if (security == SecurityMode.None && host is not null && !allowInsecure && !IsLoopback(host))
+        {
+            json.Error("security", $"\"none\" would send the password unencrypted to {host}; use \"ssl\" or \"starttls\", or set \"allowInsecure\": true");
+        }
+
+        if (authMechanism is not null && !authMechanism.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+        {
+            json.Error("authMechanism", $"\"{authMechanism}\" is not a SASL mechanism name such as \"PLAIN\", \"LOGIN\" or \"XOAUTH2\"");
+        }
+
+        if (fingerprint is not null)
+        {
+            fingerprint = NormalizeFingerprint(fingerprint);
+            if (fingerprint is null)
+            {
+                json.Error("certificateFingerprint", "must be a SHA-256 fingerprint: 64 hex digits, colons allowed");
+            }
+        }
+
+        if (trustAnyCertificate && fingerprint is not null)
+        {
+            json.Error("trustAnyCertificate", "cannot be combined with \"certificateFingerprint\"; a pin only means something while certificates are checked");
+        }
+
+        if (maxConnections is < 1 or > 32)
+        {
+            json.Error("maxConnections", "must be between 1 and 32");
+        }
+
+        if (timeoutSeconds is < 5 or > 3600)
+        {
+            json.Error("timeoutSeconds", "must be between 5 and 3600");
+        }
+
+        if (errors.Count > errorsBefore || protocol is null || host is null || user is null || password is null)
+        {
+            return null;
+        }
+
+        return new AccountConfig
+        {
+            Name = name,
+            Protocol = protocol.Value,
+            Host = host,
+            Port = port ?? AccountConfig.DefaultPort(protocol.Value, security),
+            Security = security,
+            User = user,
+            Password = password,
+            AuthMechanism = authMechanism,
+            AllowInsecure = allowInsecure,
+            TrustAnyCertificate = trustAnyCertificate,
+            CertificateFingerprint = fingerprint,
+            MaxConnections = maxConnections,
+            TimeoutSeconds = timeoutSeconds,
+        };
+    }
+
+    internal static bool IsLoopback(string host)
+    {
+        if (string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        var address = host.StartsWith('[') && host.EndsWith(']') ? host[1..^1] : host;
+        return IPAddress.TryParse(address, out var ip) && IPAddress.IsLoopback(ip);
+    }
+
+    private static SecretRef? ReadPassword(JsonObjectReader json, string? baseDirectory)
+    {
+        const string name = "password";
+        if (json.Element(name, required: true) is not { } value)
+        {
+            return null;
+        }
+
+        // Never echo the text: if it is a literal password, the error would print it.
+        var text = value.ValueKind == JsonValueKind.String ? value.GetString()! : null;
+        if (text is not null && SecretRef.TryParse(text, out var secret))
+        {
+            return baseDirectory is null ? secret : secret.RelativeTo(baseDirectory);
+        }
+
+        var message = text switch
+        {
+            _ when text?.StartsWith(SecretRef.EnvKind + ":", StringComparison.OrdinalIgnoreCase) == true =>
+                "\"env:\" must be followed by an environment variable name, e.g. \"env:MAIL_PASSWORD\"",
+            _ when text?.StartsWith(SecretRef.FileKind + ":", StringComparison.OrdinalIgnoreCase) == true =>
+                "\"file:\" must be followed by a file path, e.g. \"file:secrets/mail\"",
+            _ => "a literal password is not allowed; use \"env:NAME\" or \"file:PATH\"",
+        };
+        json.Error(name, message);
+        return null;
+    }
+
+    private static string? NormalizeFingerprint(string text)
+    {
+        var hex = text.Replace(":", string.Empty, StringComparison.Ordinal).ToUpperInvariant();
+        return hex.Length == 64 && hex.All(char.IsAsciiHexDigit) ? hex : null;
+    }
+}

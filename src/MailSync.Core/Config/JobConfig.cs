@@ -1,0 +1,33 @@
+using System.Collections.ObjectModel;
+
+namespace MailSync.Core.Config;
+
+/// <summary>One migration job: copy the folders of <see cref="Source"/> into <see cref="Target"/>.</summary>
+public sealed record JobConfig
+{
+    /// <summary>Unique (case-insensitively) and file-name safe, because state and log files are named after it.</summary>
+    public required string Name { get; init; }
+
+    public JobMode Mode { get; init; } = JobMode.Migrate;
+
+    /// <summary>Name of the source account.</summary>
+    public required string Source { get; init; }
+
+    /// <summary>Name of the target account; always an IMAP account.</summary>
+    public required string Target { get; init; }
+
+    /// <summary>Glob patterns on "/"-separated source folder paths; empty means every folder.</summary>
+    public IReadOnlyList<string> Include { get; init; } = [];
+
+    /// <summary>Glob patterns on "/"-separated source folder paths that are left out.</summary>
+    public IReadOnlyList<string> Exclude { get; init; } = [];
+
+    /// <summary>Source folder path ("/"-separated) to target folder path.</summary>
+    public IReadOnlyDictionary<string, string> Renames { get; init; } = ReadOnlyDictionary<string, string>.Empty;
+
+    /// <summary>Target folder under which the whole migrated tree is placed; null for the top level.</summary>
+    public string? TargetPrefix { get; init; }
+
+    /// <summary>For POP3 sources, which have a single mailbox: the target folder (null means INBOX).</summary>
+    public string? TargetFolder { get; init; }
+}

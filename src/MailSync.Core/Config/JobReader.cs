@@ -1,0 +1,144 @@
+using System.Collections.ObjectModel;
+using System.Text.Json;
+
+namespace MailSync.Core.Config;
+
+/// <summary>Reads and checks one entry of "jobs".</summary>
+internal static class JobReader
+{
+    private static readonly string[] Properties =
+    [
+        "name", "mode", "source", "target", "include", "exclude", "renames", "targetPrefix", "targetFolder",
+    ];
+
+    /// <param name="accounts">Every declared account (case-insensitive) with its protocol when that could be read.</param>
+    /// <param name="jobNames">Job names seen so far, to their locations, for the uniqueness check.</param>
+    public static JobConfig? Read(
+        JsonElement element,
+        string location,
+        IReadOnlyDictionary<string, Protocol?> accounts,
+        Dictionary<string, string> jobNames,
+        List<ConfigError> errors)
+    {
+        var json = JsonObjectReader.Open(element, location, errors, Properties);
+        if (json is null)
+        {
+            return null;
+        }
+
+        var errorsBefore = errors.Count;
+        var name = json.String("name", required: true);
+        var mode = json.Enum<JobMode>("mode", required: true);
+        var source = json.String("source", required: true);
+        var target = json.String("target", required: true);
+        var include = json.Strings("include");
+        var exclude = json.Strings("exclude");
+        var renames = ReadRenames(json, errors);
+        var targetPrefix = json.String("targetPrefix");
+        var targetFolder = json.String("targetFolder");
+
+        if (name is not null)
+        {
+            CheckName(json, name, jobNames);
+        }
+
+        CheckAccount(json, "source", source, accounts);
+        if (CheckAccount(json, "target", target, accounts) is { } targetProtocol && targetProtocol != Protocol.Imap)
+        {
+            json.Error("target", $"account \"{target}\" is {targetProtocol.ToString().ToLowerInvariant()}; the target must be an imap account");
+        }
+
+        if (source is not null && target is not null && string.Equals(source, target, StringComparison.OrdinalIgnoreCase))
+        {
+            json.Error("target", $"source and target are the same account \"{target}\"");
+        }
+
+        if (errors.Count > errorsBefore || name is null || mode is null || source is null || target is null)
+        {
+            return null;
+        }
+
+        return new JobConfig
+        {
+            Name = name,
+            Mode = mode.Value,
+            Source = source,
+            Target = target,
+            Include = include,
+            Exclude = exclude,
+            Renames = renames,
+            TargetPrefix = targetPrefix,
+            TargetFolder = targetFolder,
+        };
+    }
+
+    private static void CheckName(JsonObjectReader json, string name, Dictionary<string, string> jobNames)
+    {
+        // The name becomes part of state and log file names, so it must be safe on every OS.
+        if (!name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-') || name.All(c => c == '.'))
+        {
+            json.Error("name", $"\"{name}\" may contain only letters, digits, \".\", \"_\" and \"-\"");
+        }
+        else if (!jobNames.TryAdd(name, json.At("name")))
+        {
+            json.Error("name", $"duplicate job name \"{name}\" (also at {jobNames[name]})");
+        }
+    }
+
+    /// <returns>The protocol of the named account when it exists and its protocol is known.</returns>
+    private static Protocol? CheckAccount(
+        JsonObjectReader json, string property, string? accountName, IReadOnlyDictionary<string, Protocol?> accounts)
+    {
+        if (accountName is null)
+        {
+            return null;
+        }
+
+        if (!accounts.TryGetValue(accountName, out var protocol))
+        {
+            json.Error(property, $"unknown account \"{accountName}\"");
+            return null;
+        }
+
+        return protocol;
+    }
+
+    private static IReadOnlyDictionary<string, string> ReadRenames(JsonObjectReader json, List<ConfigError> errors)
+    {
+        if (json.Element("renames") is not { } value)
+        {
+            return ReadOnlyDictionary<string, string>.Empty;
+        }
+
+        if (value.ValueKind != JsonValueKind.Object)
+        {
+            json.Error("renames", "must be an object mapping source folder paths to target folder paths");
+            return ReadOnlyDictionary<string, string>.Empty;
+        }
+
+        // Folder names are case-sensitive on IMAP servers (INBOX aside), so keys compare ordinally.
+        var renames = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var property in value.EnumerateObject())
+        {
+            var location = ConfigPath.Member(json.At("renames"), property.Name);
+            if (string.IsNullOrWhiteSpace(property.Name))
+            {
+                errors.Add(new ConfigError(location, "the folder to rename must not be empty"));
+            }
+            else if (property.Value.ValueKind != JsonValueKind.String)
+            {
+                errors.Add(new ConfigError(location, "the new folder name must be a string"));
+            }
+            else if (string.IsNullOrWhiteSpace(property.Value.GetString()))
+            {
+                errors.Add(new ConfigError(location, "the new folder name must not be empty"));
+            }
+            else if (!renames.TryAdd(property.Name, property.Value.GetString()!))
+            {
+                errors.Add(new ConfigError(location, "is given more than once"));
+            }
+        }
+
+        return renames.AsReadOnly();
+    }
+}

@@ -1,0 +1,204 @@
+using MailSync.Core.Config;
+
+namespace MailSync.Tests.Unit.Config;
+
+public sealed class ConfigValidationTests
+{
+    [Theory]
+    // accounts
+    [InlineData("""{ "accounts.old": { "protocol": null } }""", "accounts.old.protocol", "is required")]
+    [InlineData("""{ "accounts.old": { "protocol": "smtp" } }""", "accounts.old.protocol", "unknown value \"smtp\"; use one of \"imap\", \"pop3\"")]
+    [InlineData("""{ "accounts.old": { "protocol": 1 } }""", "accounts.old.protocol", "must be one of")]
+    [InlineData("""{ "accounts.old": { "host": null } }""", "accounts.old.host", "is required")]
+    [InlineData("""{ "accounts.old": { "host": " " } }""", "accounts.old.host", "must not be empty")]
+    [InlineData("""{ "accounts.old": { "host": "imaps://mail.example.org", "security": "ssl" } }""", "accounts.old.host", "is not a host name")]
+    [InlineData("""{ "accounts.old": { "port": 0 } }""", "accounts.old.port", "must be between 1 and 65535")]
+    [InlineData("""{ "accounts.old": { "port": 65536 } }""", "accounts.old.port", "must be between 1 and 65535")]
+    [InlineData("""{ "accounts.old": { "port": "993" } }""", "accounts.old.port", "must be a whole number")]
+    [InlineData("""{ "accounts.old": { "port": 99.5 } }""", "accounts.old.port", "must be a whole number")]
+    [InlineData("""{ "accounts.old": { "security": "tls" } }""", "accounts.old.security", "unknown value \"tls\"; use one of \"ssl\", \"starttls\", \"none\"")]
+    [InlineData("""{ "accounts.old": { "user": null } }""", "accounts.old.user", "is required")]
+    [InlineData("""{ "accounts.old": { "user": "" } }""", "accounts.old.user", "must not be empty")]
+    [InlineData("""{ "accounts.old": { "password": null } }""", "accounts.old.password", "is required")]
+    [InlineData("""{ "accounts.old": { "password": "hunter2" } }""", "accounts.old.password", "a literal password is not allowed; use \"env:NAME\" or \"file:PATH\"")]
+    [InlineData("""{ "accounts.old": { "password": 1234 } }""", "accounts.old.password", "a literal password is not allowed")]
+    [InlineData("""{ "accounts.old": { "password": "env:" } }""", "accounts.old.password", "\"env:\" must be followed by an environment variable name")]
+    [InlineData("""{ "accounts.old": { "password": "file:" } }""", "accounts.old.password", "\"file:\" must be followed by a file path")]
+    [InlineData("""{ "accounts.old": { "host": "mail.example.org" } }""", "accounts.old.security", "set \"allowInsecure\": true")]
+    [InlineData("""{ "accounts.old": { "host": "10.0.0.1" } }""", "accounts.old.security", "unencrypted")]
+    [InlineData("""{ "accounts.old": { "allowInsecure": "yes" } }""", "accounts.old.allowInsecure", "must be true or false")]
+    [InlineData("""{ "accounts.old": { "authMechanism": "X OAUTH" } }""", "accounts.old.authMechanism", "is not a SASL mechanism name")]
+    [InlineData("""{ "accounts.old": { "trustAnyCertificate": true, "certificateFingerprint": "ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789" } }""", "accounts.old.trustAnyCertificate", "cannot be combined with \"certificateFingerprint\"")]
+    [InlineData("""{ "accounts.old": { "certificateFingerprint": "AB:CD:EF" } }""", "accounts.old.certificateFingerprint", "64 hex digits")]
+    [InlineData("""{ "accounts.old": { "certificateFingerprint": "XYCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789" } }""", "accounts.old.certificateFingerprint", "64 hex digits")]
+    [InlineData("""{ "accounts.old": { "maxConnections": 0 } }""", "accounts.old.maxConnections", "must be between 1 and 32")]
+    [InlineData("""{ "accounts.old": { "maxConnections": 33 } }""", "accounts.old.maxConnections", "must be between 1 and 32")]
+    [InlineData("""{ "accounts.old": { "timeoutSeconds": 4 } }""", "accounts.old.timeoutSeconds", "must be between 5 and 3600")]
+    [InlineData("""{ "accounts.old": { "timeoutSeconds": 3601 } }""", "accounts.old.timeoutSeconds", "must be between 5 and 3600")]
+    [InlineData("""{ "accounts.old": { "hots": "x" } }""", "accounts.old.hots", "unknown property \"hots\"; did you mean \"host\"?")]
+    [InlineData("""{ "accounts.old": { "colour": "x" } }""", "accounts.old.colour", "unknown property \"colour\"; known properties are protocol, host")]
+    [InlineData("""{ "accounts": { "old": 5 } }""", "accounts.old", "must be an object")]
+    // jobs
+    [InlineData("""{ "jobs[0]": { "name": null } }""", "jobs[0].name", "is required")]
+    [InlineData("""{ "jobs[0]": { "name": "a/b" } }""", "jobs[0].name", "may contain only letters, digits, \".\", \"_\" and \"-\"")]
+    [InlineData("""{ "jobs[0]": { "name": "al ice" } }""", "jobs[0].name", "may contain only")]
+    [InlineData("""{ "jobs[0]": { "name": ".." } }""", "jobs[0].name", "may contain only")]
+    [InlineData("""{ "jobs[0]": { "mode": null } }""", "jobs[0].mode", "is required")]
+    [InlineData("""{ "jobs[0]": { "mode": "sync" } }""", "jobs[0].mode", "unknown value \"sync\"; use one of \"migrate\"")]
+    [InlineData("""{ "jobs[0]": { "source": null } }""", "jobs[0].source", "is required")]
+    [InlineData("""{ "jobs[0]": { "source": "nope" } }""", "jobs[0].source", "unknown account \"nope\"")]
+    [InlineData("""{ "jobs[0]": { "target": null } }""", "jobs[0].target", "is required")]
+    [InlineData("""{ "jobs[0]": { "target": "b" } }""", "jobs[0].target", "unknown account \"b\"")]
+    [InlineData("""{ "jobs[0]": { "target": "OLD" } }""", "jobs[0].target", "source and target are the same account \"OLD\"")]
+    [InlineData("""{ "accounts.new": { "protocol": "pop3" } }""", "jobs[0].target", "account \"new\" is pop3; the target must be an imap account")]
+    [InlineData("""{ "jobs[0]": { "include": ["INBOX", ""] } }""", "jobs[0].include[1]", "must not be empty")]
+    [InlineData("""{ "jobs[0]": { "include": "INBOX" } }""", "jobs[0].include", "must be an array of strings")]
+    [InlineData("""{ "jobs[0]": { "exclude": [3] } }""", "jobs[0].exclude[0]", "must be a string")]
+    [InlineData("""{ "jobs[0]": { "renames": { "": "New" } } }""", "jobs[0].renames[\"\"]", "the folder to rename must not be empty")]
+    [InlineData("""{ "jobs[0]": { "renames": { "Old/Path": "" } } }""", "jobs[0].renames[\"Old/Path\"]", "the new folder name must not be empty")]
+    [InlineData("""{ "jobs[0]": { "renames": { "Old": 1 } } }""", "jobs[0].renames.Old", "the new folder name must be a string")]
+    [InlineData("""{ "jobs[0]": { "renames": ["Old", "New"] } }""", "jobs[0].renames", "must be an object")]
+    [InlineData("""{ "jobs[0]": { "targetPrefix": "" } }""", "jobs[0].targetPrefix", "must not be empty")]
+    [InlineData("""{ "jobs[0]": { "targetFolder": 7 } }""", "jobs[0].targetFolder", "must be a string")]
+    [InlineData("""{ "jobs[0]": { "targt": "new" } }""", "jobs[0].targt", "unknown property \"targt\"; did you mean \"target\"?")]
+    // root
+    [InlineData("""{ "": { "jobs": [] } }""", "jobs", "must contain at least one job")]
+    [InlineData("""{ "": { "jobs": null } }""", "jobs", "is required")]
+    [InlineData("""{ "": { "jobs": {} } }""", "jobs", "must be an array")]
+    [InlineData("""{ "": { "jobs": [1] } }""", "jobs[0]", "must be an object")]
+    [InlineData("""{ "": { "job": [] } }""", "job", "unknown property \"job\"; did you mean \"jobs\"?")]
+    public void Each_rule_reports_one_error_at_its_location(string patch, string location, string message)
+    {
+        var result = ConfigJson.ParsePatched(patch);
+
+        Assert.False(result.IsValid);
+        Assert.Null(result.Config);
+        var error = Assert.Single(result.Errors);
+        Assert.Equal(location, error.Location);
+        Assert.Contains(message, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Missing_accounts_is_reported_with_the_job_references_it_breaks()
+    {
+        var result = ConfigJson.ParsePatched("""{ "": { "accounts": null } }""");
+
+        Assert.Equal(
+            ["accounts: is required", "jobs[0].source: unknown account \"old\"", "jobs[0].target: unknown account \"new\""],
+            result.Errors.Select(e => e.ToString()));
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1")]
+    [InlineData("127.4.5.6")]
+    [InlineData("localhost")]
+    [InlineData("LocalHost")]
+    [InlineData("::1")]
+    [InlineData("[::1]")]
+    public void Security_none_is_accepted_on_loopback_hosts(string host)
+    {
+        var result = ConfigJson.ParsePatched($$"""{ "accounts.old": { "host": "{{host}}" } }""");
+
+        Assert.True(result.IsValid, string.Join("\n", result.Errors));
+    }
+
+    [Fact]
+    public void Security_none_elsewhere_is_accepted_with_allowInsecure()
+    {
+        var result = ConfigJson.ParsePatched("""{ "accounts.old": { "host": "mail.example.org", "allowInsecure": true } }""");
+
+        Assert.True(result.IsValid, string.Join("\n", result.Errors));
+    }
+
+    [Fact]
+    public void A_pop3_source_is_fine()
+    {
+        var result = ConfigJson.ParsePatched("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "targetFolder": "FromPop" } }""");
+
+        Assert.True(result.IsValid, string.Join("\n", result.Errors));
+        Assert.Equal(Protocol.Pop3, result.Config!.Accounts["old"].Protocol);
+    }
+
+    [Fact]
+    public void A_literal_password_is_never_echoed()
+    {
+        var result = ConfigJson.ParsePatched("""{ "accounts.old": { "password": "S3cr3t-Hunter2" } }""");
+
+        Assert.DoesNotContain(result.Errors, e => e.ToString().Contains("S3cr3t", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Duplicate_job_names_are_reported_case_insensitively()
+    {
+        var result = ConfigJson.ParsePatched("""
+            { "": { "jobs": [
+                { "name": "alice", "mode": "migrate", "source": "old", "target": "new" },
+                { "name": "ALICE", "mode": "migrate", "source": "old", "target": "new" } ] } }
+            """);
+
+        var error = Assert.Single(result.Errors);
+        Assert.Equal("jobs[1].name", error.Location);
+        Assert.Equal("duplicate job name \"ALICE\" (also at jobs[0].name)", error.Message);
+    }
+
+    [Fact]
+    public void Duplicate_properties_and_accounts_are_reported()
+    {
+        var json = """
+            {
+              "accounts": {
+                "old": { "protocol": "imap", "host": "localhost", "Host": "127.0.0.1", "security": "none", "user": "u", "password": "env:A" },
+                "new": { "protocol": "imap", "host": "localhost", "security": "none", "user": "u", "password": "env:B" },
+                "NEW": { "protocol": "imap", "host": "localhost", "security": "none", "user": "u", "password": "env:C" }
+              },
+              "jobs": [ { "name": "j", "mode": "migrate", "source": "old", "target": "new" } ]
+            }
+            """;
+
+        var result = ConfigLoader.Parse(json);
+
+        Assert.Equal(
+            [
+                "accounts.old.host: is given more than once",
+                "accounts.NEW: account \"NEW\" is defined more than once (names are case-insensitive)",
+            ],
+            result.Errors.Select(e => e.ToString()));
+    }
+
+    [Fact]
+    public void Several_problems_are_all_reported_in_one_pass()
+    {
+        var json = """
+            {
+              "accounts": {
+                "old": { "protocol": "imap", "host": "mail.example.org", "port": 0, "security": "none", "user": "src", "password": "hunter2" },
+                "new": { "protocol": "pop3", "host": "127.0.0.1", "user": "dst", "password": "env:NEW", "maxConnections": 100 }
+              },
+              "jobs": [
+                { "name": "alice", "mode": "migrate", "source": "old", "targt": "new" },
+                { "name": "bob", "mode": "copy", "source": "old", "target": "new", "include": [""] },
+                { "name": "Alice", "mode": "migrate", "source": "gone", "target": "old" }
+              ]
+            }
+            """;
+
+        var result = ConfigLoader.Parse(json, "/etc/mailsync/job.json");
+
+        Assert.False(result.IsValid);
+        Assert.Equal(
+            [
+                "accounts.old.password: a literal password is not allowed; use \"env:NAME\" or \"file:PATH\"",
+                "accounts.old.port: must be between 1 and 65535",
+                "accounts.old.security",
+                "accounts.new.maxConnections: must be between 1 and 32",
+                "jobs[0].targt: unknown property \"targt\"; did you mean \"target\"?",
+                "jobs[0].target: is required",
+                "jobs[1].mode: unknown value \"copy\"; use one of \"migrate\"",
+                "jobs[1].include[0]: must not be empty",
+                "jobs[1].target: account \"new\" is pop3; the target must be an imap account",
+                "jobs[2].name: duplicate job name \"Alice\" (also at jobs[0].name)",
+                "jobs[2].source: unknown account \"gone\"",
+            ],
+            result.Errors.Select(e => e.Location == "accounts.old.security" ? e.Location : e.ToString()));
+    }
+}
