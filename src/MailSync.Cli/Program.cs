@@ -1,1 +1,3 @@
-Console.WriteLine("mailsync");
+using MailSync.Cli;
+
+return await CliApp.RunAsync(args).ConfigureAwait(false);

@@ -1,0 +1,43 @@
+using System.CommandLine;
+
+namespace MailSync.Cli;
+
+/// <summary>The command line: verbs and options only; each verb's work lives in its own class.</summary>
+internal static class CliApp
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var jobFile = new Argument<FileInfo>("JOBFILE") { Description = "The JSON job file (see docs/config.md)." };
+        var job = new Option<string[]>("--job") { Description = "Run only this job (repeat for several); default: every job in the file.", AllowMultipleArgumentsPerToken = false };
+        var state = new Option<FileInfo?>("--state") { Description = "Checkpoint ledger (SQLite). Default: JOBFILE's name with .state.db, beside it." };
+        var report = new Option<FileInfo?>("--report") { Description = "Write a JSON report: per-folder counts and every message not copied, with its reason." };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Connect, map folders and count what would be copied; change nothing." };
+        var logFile = new Option<FileInfo?>("--log-file") { Description = "Log file (rolls daily). Default: logs/mailsync-DATE.log beside JOBFILE." };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug details to the console too." };
+
+        var run = new Command("run", "Copy every folder, message, flag and date of each job's source into its target. Safe to interrupt and re-run: it resumes, and copies nothing twice.")
+        {
+            jobFile, job, state, report, dryRun, logFile, verbose,
+        };
+        run.SetAction((parse, cancellationToken) => new RunCommand(new RunArguments(
+            parse.GetValue(jobFile)!,
+            parse.GetValue(job) ?? [],
+            parse.GetValue(state),
+            parse.GetValue(report),
+            parse.GetValue(dryRun),
+            parse.GetValue(logFile),
+            parse.GetValue(verbose))).ExecuteAsync(cancellationToken));
+
+        var root = new RootCommand("""
+            mailsync: migrate and back up IMAP mailboxes, resumably and without duplicates.
+
+            Exit codes: 0 everything copied; 2 configuration or usage error; 3 some messages were not
+            copied (see the summary/report); 4 authentication, TLS or connection error; 5 checkpoint
+            ledger unusable (damaged, newer, or the job is already running); 130 interrupted; 1 other error.
+            """)
+        {
+            run,
+        };
+        return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+    }
+}

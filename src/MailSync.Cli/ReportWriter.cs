@@ -1,0 +1,47 @@
+using System.Text.Json;
+using MailSync.Core.Jobs;
+
+namespace MailSync.Cli;
+
+/// <summary>The <c>--report</c> JSON: stable camelCase names, meant to be read by scripts.</summary>
+internal static class ReportWriter
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+
+    public static async Task WriteAsync(string path, string jobFile, int exitCode, IReadOnlyList<JobResult> results, CancellationToken cancellationToken)
+    {
+        var report = new
+        {
+            generatedUtc = DateTimeOffset.UtcNow,
+            jobFile,
+            exitCode,
+            jobs = results.Select(r => new
+            {
+                job = r.Job,
+                status = r.Status.ToString(),
+                r.Error,
+                r.DryRun,
+                durationSeconds = Math.Round(r.Duration.TotalSeconds, 3),
+                r.Appended,
+                folders = r.Folders.Select(f => new
+                {
+                    f.SourceFolder,
+                    f.TargetFolder,
+                    f.SourceMessages,
+                    f.Copied,
+                    f.AlreadyCopied,
+                    f.Reconciled,
+                    f.Failed,
+                    f.CopiedBytes,
+                    f.Unchanged,
+                    droppedKeywords = f.DroppedKeywords,
+                }),
+                notCopied = r.Failures,
+                r.Warnings,
+            }),
+        };
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        await using var stream = File.Create(path);
+        await JsonSerializer.SerializeAsync(stream, report, Json, cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,11 @@
+namespace MailSync.Cli;
+
+/// <summary>The parsed options of <c>mailsync run</c>.</summary>
+internal sealed record RunArguments(
+    FileInfo JobFile,
+    IReadOnlyList<string> Jobs,
+    FileInfo? State,
+    FileInfo? Report,
+    bool DryRun,
+    FileInfo? LogFile,
+    bool Verbose);

@@ -1,0 +1,39 @@
+using MailSync.Core.Jobs;
+using Spectre.Console;
+
+namespace MailSync.Cli;
+
+/// <summary>The table printed at the end of a run.</summary>
+internal static class Summary
+{
+    public static void Write(IAnsiConsole console, IReadOnlyList<JobResult> results)
+    {
+        var table = new Table().Title("mailsync summary").AddColumns("Job", "Source folder", "Target folder", "In source", "Copied", "Already there", "Failed", "MB copied");
+        foreach (var job in results)
+        {
+            foreach (var f in job.Folders)
+            {
+                table.AddRow(
+                    Markup.Escape(job.Job), Markup.Escape(f.SourceFolder), Markup.Escape(f.TargetFolder),
+                    f.SourceMessages.ToString(), f.Copied.ToString(), (f.AlreadyCopied + f.Reconciled).ToString(),
+                    f.Failed > 0 ? $"[red]{f.Failed}[/]" : "0", (f.CopiedBytes / 1e6).ToString("F1"));
+            }
+        }
+
+        console.Write(table);
+        foreach (var job in results)
+        {
+            var color = job.Status switch { JobStatus.Succeeded => "green", JobStatus.CompletedWithFailures => "yellow", _ => "red" };
+            var dry = job.DryRun ? " (dry run: nothing was changed)" : string.Empty;
+            console.MarkupLine($"[{color}]{Markup.Escape(job.Job)}: {job.Status}[/] — {job.Appended} appended, {job.Failures.Count} not copied, {job.Duration.TotalSeconds:F1} s{Markup.Escape(dry)}");
+            if (job.Error is not null)
+                console.MarkupLine($"  [red]{Markup.Escape(job.Error)}[/]");
+            foreach (var failure in job.Failures.Take(20))
+                console.MarkupLine($"  not copied: {Markup.Escape(failure.SourceFolder)} UID {failure.SourceUid} <{Markup.Escape(failure.MessageId ?? "no Message-ID")}>: {Markup.Escape(failure.Reason)}");
+            if (job.Failures.Count > 20)
+                console.MarkupLine($"  … and {job.Failures.Count - 20} more (see --report)");
+            foreach (var f in job.Folders.Where(f => f.DroppedKeywords.Count > 0))
+                console.MarkupLine($"  [yellow]keywords refused by {Markup.Escape(f.TargetFolder)}:[/] {Markup.Escape(string.Join(", ", f.DroppedKeywords.Select(k => $"{k.Key} ({k.Value})")))}");
+        }
+    }
+}

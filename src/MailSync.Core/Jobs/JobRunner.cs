@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using MailKit;
+using MailKit.Net.Imap;
+using MailKit.Security;
+using MailSync.Core.Checkpoints;
+using MailSync.Core.Config;
+using MailSync.Core.Mapping;
+using MailSync.Core.Stores;
+using MailSync.Core.Stores.Imap;
+using MailSync.Core.Sync;
+using Serilog;
+
+namespace MailSync.Core.Jobs;
+
+/// <summary>
+/// Runs the selected jobs of a job file one after another against one ledger. A job's failure
+/// (wrong password, unreachable server) ends that job only; an interruption ends the run.
+/// </summary>
+public sealed class JobRunner(ILogger log, IMigrationObserver observer)
+{
+    public async Task<IReadOnlyList<JobResult>> RunAsync(
+        MailSyncConfig config, IReadOnlyList<JobConfig> jobs, string ledgerPath, MigrationOptions options, CancellationToken cancellationToken)
+    {
+        var results = new List<JobResult>();
+        CheckpointLedger ledger;
+        try
+        {
+            ledger = CheckpointLedger.Open(ledgerPath);
+        }
+        catch (LedgerException ex)
+        {
+            log.Error("{Error}", ex.Message);
+            return jobs.Select(j => new JobResult { Job = j.Name, Status = JobStatus.LedgerFailed, Error = ex.Message, DryRun = options.DryRun }).ToList();
+        }
+
+        using (ledger)
+        {
+            foreach (var job in jobs)
+            {
+                var result = await RunJobAsync(config, job, ledger, options, cancellationToken).ConfigureAwait(false);
+                results.Add(result);
+                if (result.Status == JobStatus.Interrupted)
+                    break;
+            }
+        }
+
+        return results;
+    }
+
+    private async Task<JobResult> RunJobAsync(MailSyncConfig config, JobConfig job, CheckpointLedger ledger, MigrationOptions options, CancellationToken cancellationToken)
+    {
+        var result = new JobResult { Job = job.Name, DryRun = options.DryRun };
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            using var jobLock = JobLock.Acquire(ledger.Path, job.Name);
+            var sourceAccount = config.Accounts[job.Source];
+            var targetAccount = config.Accounts[job.Target];
+            if (sourceAccount.Protocol != Protocol.Imap)
+                throw new ConfigException($"job \"{job.Name}\": POP3 sources are not supported by this version yet");
+
+            await using var source = new ImapStore(ToEndpoint(sourceAccount));
+            await using var target = new ImapStore(ToEndpoint(targetAccount));
+            log.Information("{Job}: connecting to {Source} and {Target}", job.Name, source.Endpoint, target.Endpoint);
+            await source.ConnectAsync(cancellationToken).ConfigureAwait(false);
+            await target.ConnectAsync(cancellationToken).ConfigureAwait(false);
+
+            var mapping = new FolderMappingOptions(job.Include, job.Exclude, job.Renames, job.TargetPrefix);
+            var engine = new MigrationEngine(job.Name, source, target, ledger, options, observer, log);
+            await engine.RunAsync(mapping, result, cancellationToken).ConfigureAwait(false);
+            result.Status = result.Failures.Count > 0 ? JobStatus.CompletedWithFailures : JobStatus.Succeeded;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            result.Status = JobStatus.Interrupted;
+            result.Error = "interrupted; run the same command again to continue where it stopped";
+        }
+        catch (LedgerException ex)
+        {
+            result.Status = JobStatus.LedgerFailed;
+            result.Error = ex.Message;
+        }
+        catch (Exception ex) when (ex is StoreConnectException or ConfigException)
+        {
+            result.Status = JobStatus.AccountFailed;
+            result.Error = ex.Message;
+        }
+        catch (Exception ex) when (ex is IOException or ImapProtocolException or ServiceNotConnectedException or ImapCommandException or FolderNotFoundException)
+        {
+            // Anything in flight stays pending in the ledger and is reconciled on the next run.
+            result.Status = JobStatus.Failed;
+            result.Error = $"stopped by a server or connection error: {ex.Message}; run again to continue";
+        }
+
+        if (result.Error is not null)
+            log.Error("{Job}: {Error}", job.Name, result.Error);
+        result.Duration = clock.Elapsed;
+        return result;
+    }
+
+    internal static ImapEndpoint ToEndpoint(AccountConfig account) => new(
+        account.Host,
+        account.Port,
+        account.Security switch
+        {
+            SecurityMode.Ssl => SecureSocketOptions.SslOnConnect,
+            SecurityMode.StartTls => SecureSocketOptions.StartTls,
+            _ => SecureSocketOptions.None,
+        },
+        account.User,
+        account.Password.Resolve(),
+        account.AuthMechanism,
+        account.TrustAnyCertificate,
+        account.CertificateFingerprint,
+        TimeSpan.FromSeconds(account.TimeoutSeconds));
+}
