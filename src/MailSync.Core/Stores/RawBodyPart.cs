@@ -22,6 +22,9 @@ internal sealed class RawBodyPart : MimePart
 
     public override void WriteTo(FormatOptions options, Stream stream, bool contentOnly, CancellationToken cancellationToken = default)
     {
+        // An empty body stays empty: "ensure a final newline" would otherwise add a blank line each time a message is copied.
+        if (_content.Length == 0)
+            return;
         using var filtered = CreateFilter(stream);
         _content.Position = 0;
         _content.CopyTo(filtered);
@@ -30,6 +33,8 @@ internal sealed class RawBodyPart : MimePart
 
     public override async Task WriteToAsync(FormatOptions options, Stream stream, bool contentOnly, CancellationToken cancellationToken = default)
     {
+        if (_content.Length == 0)
+            return;
         using var filtered = CreateFilter(stream);
         _content.Position = 0;
         await _content.CopyToAsync(filtered, cancellationToken).ConfigureAwait(false);

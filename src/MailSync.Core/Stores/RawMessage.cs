@@ -17,7 +17,7 @@ public static class RawMessage
         /// <summary>Header block, blank line, body: written verbatim (CRLF aside).</summary>
         Verbatim,
 
-        /// <summary>No blank line ends the headers: MailKit adds one at the end.</summary>
+        /// <summary>No blank line ends the headers: written as they were, plus a final line break if missing.</summary>
         HeaderTerminatorAdded,
 
         /// <summary>No parseable header at all: written as a body after an empty header block.</summary>
@@ -50,11 +50,12 @@ public static class RawMessage
             }
         }
 
-        content.Position = 0;
-        var headersOnly = headerEnd < 0 ? TryParseHeaders(content) : null;
+        // MimeKit ends a body-less header block with one line break of its own, so parse it
+        // without its last line break: the message then comes back as it was.
+        var headersOnly = headerEnd < 0 ? TryParseHeaders(new BoundStream(content, 0, content.Length - TrailingLineBreak(content), leaveOpen: true)) : null;
         if (headersOnly is not null)
         {
-            // Everything is header: MimeKit writes it back with the blank line that ends a header block.
+            // Everything is header: written back as it was, ending with a line break.
             headersOnly.Body = null;
             shape = Shape.HeaderTerminatorAdded;
             return headersOnly;
@@ -67,6 +68,20 @@ public static class RawMessage
         message.Body = new RawBodyPart(new BoundStream(content, 0, -1, leaveOpen: true));
         shape = Shape.EmptyHeaderAdded;
         return message;
+    }
+
+    private static int TrailingLineBreak(Stream content)
+    {
+        var length = content.Length;
+        if (length == 0)
+            return 0;
+        Span<byte> tail = stackalloc byte[2];
+        var take = (int)Math.Min(2, length);
+        content.Position = length - take;
+        content.ReadExactly(tail[..take]);
+        if (tail[take - 1] != (byte)'\n')
+            return 0;
+        return take == 2 && tail[0] == (byte)'\r' ? 2 : 1;
     }
 
     private static MimeMessage? TryParseHeaders(Stream stream)

@@ -61,6 +61,9 @@ public sealed class DovecotServer : IAsyncDisposable
 
     public string LogPath => Path.Combine(RootDirectory, "dovecot.log");
 
+    /// <summary>The generated dovecot.conf, for doveadm calls against this server.</summary>
+    public string ConfigPath => _configPath;
+
     /// <summary>Hierarchy separator of the personal namespace, as configured.</summary>
     public char DirectorySeparator => Options.NamespaceStyle == NamespaceStyle.InboxPrefixDot ? '.' : '/';
 
