@@ -62,23 +62,8 @@ public sealed class DovecotServerTests(DovecotFixture fixture)
     public async Task Imap_starttls_and_imaps_validate_the_pinned_certificate(bool implicitTls)
     {
         var user = await Server.CreateUserAsync("tls");
-        var sawCertificate = false;
-        using var client = new ImapClient
-        {
-            Timeout = (int)ClientTimeout.TotalMilliseconds,
-            ServerCertificateValidationCallback = (_, certificate, _, _) =>
-                sawCertificate = certificate is not null && Sha256Hex(certificate.GetRawCertData()) == Server.CertificateSha256,
-        };
-
-        if (implicitTls)
-        {
-            await client.ConnectAsync(Server.Host, Server.ImapsPort, SecureSocketOptions.SslOnConnect);
-        }
-        else
-        {
-            await client.ConnectAsync(Server.Host, Server.ImapPort, SecureSocketOptions.StartTls);
-        }
-
+        using var client = new ImapClient { Timeout = (int)ClientTimeout.TotalMilliseconds };
+        var sawCertificate = await ConnectPinnedAsync(client, Server.ImapPort, Server.ImapsPort, implicitTls);
         await client.AuthenticateAsync(user.Name, user.Password);
 
         Assert.True(sawCertificate);
@@ -107,23 +92,8 @@ public sealed class DovecotServerTests(DovecotFixture fixture)
     {
         var user = await Server.CreateUserAsync("pop");
         await Server.SeedAsync(user, "INBOX", [Message("pop one"), Message("pop two")]);
-        var sawCertificate = false;
-        using var client = new Pop3Client
-        {
-            Timeout = (int)ClientTimeout.TotalMilliseconds,
-            ServerCertificateValidationCallback = (_, certificate, _, _) =>
-                sawCertificate = certificate is not null && Sha256Hex(certificate.GetRawCertData()) == Server.CertificateSha256,
-        };
-
-        if (implicitTls)
-        {
-            await client.ConnectAsync(Server.Host, Server.Pop3sPort, SecureSocketOptions.SslOnConnect);
-        }
-        else
-        {
-            await client.ConnectAsync(Server.Host, Server.Pop3Port, SecureSocketOptions.StartTls);
-        }
-
+        using var client = new Pop3Client { Timeout = (int)ClientTimeout.TotalMilliseconds };
+        var sawCertificate = await ConnectPinnedAsync(client, Server.Pop3Port, Server.Pop3sPort, implicitTls);
         await client.AuthenticateAsync(user.Name, user.Password);
 
         Assert.True(sawCertificate);
@@ -226,6 +196,16 @@ public sealed class DovecotServerTests(DovecotFixture fixture)
     }
 
     [Fact]
+    public async Task Missing_binary_fails_with_the_install_command()
+    {
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(
+            () => DovecotServer.StartAsync(new DovecotOptions { DovecotPath = "/nonexistent/dovecot" }));
+
+        Assert.Contains("/nonexistent/dovecot", error.Message);
+        Assert.Contains("apt-get install -y dovecot-imapd dovecot-pop3d", error.Message);
+    }
+
+    [Fact]
     public async Task Restart_keeps_ports_and_data()
     {
         await using var server = await DovecotServer.StartAsync();
@@ -317,6 +297,22 @@ public sealed class DovecotServerTests(DovecotFixture fixture)
         await RunAsync("b", command);
         await RunAsync("c", "LOGOUT");
         return transcript.ToString();
+    }
+
+    /// <summary>
+    /// Connects with STARTTLS/STLS or implicit TLS, accepting only the server's pinned certificate;
+    /// returns whether the pin check ran and matched.
+    /// </summary>
+    private async Task<bool> ConnectPinnedAsync(IMailService client, int plainPort, int tlsPort, bool implicitTls)
+    {
+        var matched = false;
+        client.ServerCertificateValidationCallback = (_, certificate, _, _) =>
+            matched = certificate is not null && Sha256Hex(certificate.GetRawCertData()) == Server.CertificateSha256;
+        await client.ConnectAsync(
+            Server.Host,
+            implicitTls ? tlsPort : plainPort,
+            implicitTls ? SecureSocketOptions.SslOnConnect : SecureSocketOptions.StartTls);
+        return matched;
     }
 
     private static SeedMessage Message(string subject) => new(
