@@ -112,6 +112,41 @@ public sealed class CliTests(DovecotFixture fixture)
         Assert.Empty(after["INBOX"].Messages);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Implicit_TLS_works_with_a_pinned_certificate_and_an_unverifiable_one_is_refused(bool pinned)
+    {
+        var source = await Server.CreateUserAsync("tls-src");
+        var target = await Server.CreateUserAsync("tls-dst");
+        using (var client = await Server.ConnectAsync(source))
+            await Mailbox.AppendRawAsync(client, "INBOX", Synthetic.Messages(3, seed: 9));
+        var dir = Directory.CreateTempSubdirectory("mailsync-tls-").FullName;
+        File.WriteAllText(Path.Combine(dir, "s"), source.Password);
+        File.WriteAllText(Path.Combine(dir, "t"), target.Password);
+        var pin = pinned ? $", \"certificateFingerprint\": \"{Server.CertificateSha256}\"" : string.Empty;
+        var path = Path.Combine(dir, "jobs.json");
+        File.WriteAllText(path, $$"""
+            { "accounts": {
+                "s": { "protocol": "imap", "host": "127.0.0.1", "port": {{Server.ImapsPort}}, "security": "ssl", "user": "{{source.Name}}", "password": "file:s"{{pin}} },
+                "t": { "protocol": "imap", "host": "127.0.0.1", "port": {{Server.ImapPort}}, "security": "starttls", "user": "{{target.Name}}", "password": "file:t"{{pin}} } },
+              "jobs": [ { "name": "tls", "mode": "migrate", "source": "s", "target": "t" } ] }
+            """);
+        var (code, stdout) = await RunAsync("run", path);
+        if (pinned)
+        {
+            Assert.True(code == 0, stdout);
+            Assert.Equal(3, (await Mailbox.ReadAllAsync(Server, target))["INBOX"].Messages.Count);
+        }
+        else
+        {
+            // A self-signed certificate with no pin is not trusted: a clear TLS error, nothing written.
+            Assert.Equal(ExitCodes.AccountError, code);
+            Assert.Contains("TLS", stdout);
+            Assert.Empty((await Mailbox.ReadAllAsync(Server, target))["INBOX"].Messages);
+        }
+    }
+
     private static async Task<(int Code, string Output)> RunAsync(params string[] args)
     {
         var cli = Path.Combine(AppContext.BaseDirectory, "mailsync.dll");
