@@ -378,11 +378,7 @@ public sealed class MigrationEngine(
     }
 
     private void RecordFailure(FolderMapping folder, MessageInfo message, string reason, FolderResult folderResult, JobResult result)
-    {
-        folderResult.Failed++;
-        result.Failures.Add(new MessageFailure(folder.Source.FullName, message.Uid, message.MessageId, message.Size, reason));
-        log.Warning("{Job}: {Folder} UID {Uid} not copied: {Reason}", job, folder.Source.FullName, message.Uid, reason);
-    }
+        => RecordFailure(folder, NewRecord(message, MessageState.Failed, null, 0, 0, reason), reason, folderResult, result);
 
     private void RecordFailure(FolderMapping folder, MessageRecord record, string reason, FolderResult folderResult, JobResult result)
     {
