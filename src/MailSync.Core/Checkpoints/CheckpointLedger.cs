@@ -141,19 +141,6 @@ public sealed class CheckpointLedger : IDisposable
         };
     }
 
-    public IReadOnlyList<FolderPairState> GetPairs(string job)
-    {
-        var ids = new List<(string Source, string Target)>();
-        using (var cmd = Command("SELECT source_folder, target_folder FROM folder_pairs WHERE job = $job ORDER BY id;", null, ("$job", job)))
-        using (var r = cmd.ExecuteReader())
-        {
-            while (r.Read())
-                ids.Add((r.GetString(0), r.GetString(1)));
-        }
-
-        return ids.Select(p => GetOrCreatePair(job, p.Source, p.Target)).ToList();
-    }
-
     public void SavePair(FolderPairState pair)
     {
         Execute("""

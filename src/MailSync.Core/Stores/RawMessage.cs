@@ -11,14 +11,14 @@ namespace MailSync.Core.Stores;
 /// </summary>
 public static class RawMessage
 {
-    /// <summary>How the message will be written, for the report.</summary>
+    /// <summary>How the message will be written; only <see cref="Shape.EmptyHeaderAdded"/> changes its bytes.</summary>
     public enum Shape
     {
         /// <summary>Header block, blank line, body: written verbatim (CRLF aside).</summary>
         Verbatim,
 
         /// <summary>No blank line ends the headers: written as they were, plus a final line break if missing.</summary>
-        HeaderTerminatorAdded,
+        HeadersOnly,
 
         /// <summary>No parseable header at all: written as a body after an empty header block.</summary>
         EmptyHeaderAdded,
@@ -57,7 +57,7 @@ public static class RawMessage
         {
             // Everything is header: written back as it was, ending with a line break.
             headersOnly.Body = null;
-            shape = Shape.HeaderTerminatorAdded;
+            shape = Shape.HeadersOnly;
             return headersOnly;
         }
 

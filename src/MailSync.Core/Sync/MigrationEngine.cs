@@ -44,12 +44,13 @@ public sealed class MigrationEngine(
         if (!options.DryRun)
             await EnsureTargetFoldersAsync(map, targetFolders, cancellationToken).ConfigureAwait(false);
 
+        var existingTargets = targetFolders.Select(f => f.FullName).Append("INBOX").ToHashSet(StringComparer.Ordinal);
         foreach (var folder in map.Mappings.Where(m => m.Source.Selectable))
         {
             cancellationToken.ThrowIfCancellationRequested();
             var folderResult = new FolderResult { SourceFolder = folder.Source.FullName, TargetFolder = folder.TargetName };
             result.Folders.Add(folderResult);
-            await CopyFolderAsync(folder, folderResult, result, cancellationToken).ConfigureAwait(false);
+            await CopyFolderAsync(folder, existingTargets.Contains(folder.TargetName), folderResult, result, cancellationToken).ConfigureAwait(false);
             observer.FolderFinished(job, folderResult);
         }
     }
@@ -69,7 +70,7 @@ public sealed class MigrationEngine(
         }
     }
 
-    private async Task CopyFolderAsync(FolderMapping folder, FolderResult folderResult, JobResult result, CancellationToken cancellationToken)
+    private async Task CopyFolderAsync(FolderMapping folder, bool targetExists, FolderResult folderResult, JobResult result, CancellationToken cancellationToken)
     {
         var sourceName = folder.Source.FullName;
         var targetName = folder.TargetName;
@@ -78,7 +79,8 @@ public sealed class MigrationEngine(
         folderResult.SourceMessages = sourceStatus.Count;
 
         FolderStatus targetStatus;
-        if (options.DryRun && !(await target.ListFoldersAsync(cancellationToken).ConfigureAwait(false)).Any(f => f.FullName == targetName || targetName == "INBOX"))
+        // A dry run creates no folder, so a folder still to be created is planned as empty.
+        if (options.DryRun && !targetExists)
             targetStatus = new FolderStatus(targetName, 0, 1, null, 0, FlagText.Settable, true, new HashSet<string>());
         else
             targetStatus = await target.OpenFolderAsync(targetName, forWriting: !options.DryRun, cancellationToken).ConfigureAwait(false);
@@ -161,11 +163,12 @@ public sealed class MigrationEngine(
         FolderResult folderResult, JobResult result, CancellationToken cancellationToken)
     {
         var spools = new Dictionary<uint, Stream>();
+        var sizes = batch.ToDictionary(m => m.Uid, m => m.Size);
         try
         {
             await source.ReadMessagesAsync(batch.Select(m => m.Uid).ToList(), async (uid, stream, ct) =>
             {
-                var size = batch.First(m => m.Uid == uid).Size;
+                var size = sizes[uid];
                 Stream spool = size > options.SpoolToDiskAbove
                     ? new FileStream(Path.GetTempFileName(), FileMode.Open, FileAccess.ReadWrite, FileShare.None, 81920, FileOptions.DeleteOnClose)
                     : new MemoryStream((int)Math.Max(0, size));
@@ -178,7 +181,7 @@ public sealed class MigrationEngine(
             var failures = new List<MessageRecord>();
             foreach (var message in batch)
             {
-                var failure = Prepare(message, spools.GetValueOrDefault(message.Uid), targetStatus, folderResult, out var item, out var targetSize);
+                var failure = Prepare(message, spools.GetValueOrDefault(message.Uid), targetStatus, folderResult, result, out var item, out var targetSize);
                 if (failure is not null)
                 {
                     failures.Add(NewRecord(message, MessageState.Failed, null, 0, uidNext, failure));
@@ -253,7 +256,7 @@ public sealed class MigrationEngine(
         }
     }
 
-    private string? Prepare(MessageInfo message, Stream? spool, FolderStatus targetStatus, FolderResult folderResult, out AppendItem? item, out long targetSize)
+    private string? Prepare(MessageInfo message, Stream? spool, FolderStatus targetStatus, FolderResult folderResult, JobResult result, out AppendItem? item, out long targetSize)
     {
         item = null;
         targetSize = 0;
@@ -262,7 +265,9 @@ public sealed class MigrationEngine(
         if (ContainsNul(spool))
             return "contains NUL bytes, which IMAP APPEND cannot carry without BINARY (RFC 3516)";
 
-        var mime = RawMessage.Create(spool, out _);
+        var mime = RawMessage.Create(spool, out var shape);
+        if (shape == RawMessage.Shape.EmptyHeaderAdded)
+            Warn(result, $"{folderResult.SourceFolder} UID {message.Uid}: no readable header; copied as a body behind an empty header block");
         using (var measure = new MeasuringStream())
         {
             mime.WriteTo(AppendFormat, measure);
@@ -353,7 +358,7 @@ public sealed class MigrationEngine(
             return 0;
         var from = pending.Min(r => r.TargetUidNextBefore);
         var landed = await ReconcileAsync(pending, records, from, cancellationToken).ConfigureAwait(false);
-        ledger.Save(pair.Id, records.Values.Where(r => r.State == MessageState.Copied && pending.Any(p => p.SourceUid == r.SourceUid)));
+        ledger.Save(pair.Id, pending.Where(p => records.ContainsKey(p.SourceUid)).Select(p => records[p.SourceUid]));
         ledger.Delete(pair.Id, pending.Where(p => !records.ContainsKey(p.SourceUid)).Select(p => p.SourceUid));
         log.Information("{Job}: {Folder}: {Pending} interrupted APPENDs reconciled: {Landed} had landed, {Missing} will be appended again",
             job, pair.TargetFolder, pending.Count, landed, pending.Count - landed);

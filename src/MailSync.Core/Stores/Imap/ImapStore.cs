@@ -27,8 +27,6 @@ public sealed class ImapStore(ImapEndpoint endpoint) : IMessageSource, IMessageT
     /// <summary>The server announces MULTIAPPEND, so a batch is one atomic command.</summary>
     public bool SupportsMultiAppend => (Client.Capabilities & ImapCapabilities.MultiAppend) != 0;
 
-    public bool IsConnected => _client is { IsConnected: true, IsAuthenticated: true };
-
     private ImapClient Client => _client ?? throw new InvalidOperationException("not connected");
 
     public async Task ConnectAsync(CancellationToken cancellationToken)
