@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using MailSync.Core.Jobs;
 using MailSync.Tests.Infrastructure;
@@ -15,7 +14,7 @@ public sealed class CliTests(DovecotFixture fixture)
     [Fact]
     public async Task Help_lists_the_run_verb_and_the_exit_codes()
     {
-        var (code, stdout) = await RunAsync("--help");
+        var (code, stdout) = await CliProcess.RunAsync("--help");
         Assert.Equal(0, code);
         Assert.Contains("run", stdout);
         Assert.Contains("130 interrupted", stdout);
@@ -30,7 +29,7 @@ public sealed class CliTests(DovecotFixture fixture)
             { "accounts": { "a": { "protocol": "imap", "host": "mail.example.com", "port": 99999, "security": "none", "user": "u", "password": "hunter2" } },
               "jobs": [ { "name": "j", "mode": "migrate", "source": "a", "target": "b" } ] }
             """);
-        var (code, stdout) = await RunAsync("run", path);
+        var (code, stdout) = await CliProcess.RunAsync("run", path);
         Assert.Equal(ExitCodes.ConfigError, code);
         Assert.Contains("accounts.a.port", stdout);
         Assert.Contains("accounts.a.password", stdout);
@@ -45,7 +44,7 @@ public sealed class CliTests(DovecotFixture fixture)
         var source = await Server.CreateUserAsync("cli-src");
         var target = await Server.CreateUserAsync("cli-dst");
         using var job = JobFile.Create(Server, source, Server, target with { Password = "wrong-secret-123" });
-        var (code, stdout) = await RunAsync("run", job.Path);
+        var (code, stdout) = await CliProcess.RunAsync("run", job.Path);
         Assert.Equal(ExitCodes.AccountError, code);
         Assert.Contains("authentication failed", stdout, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain("wrong-secret-123", stdout);
@@ -63,7 +62,7 @@ public sealed class CliTests(DovecotFixture fixture)
         var damaged = new byte[8192];
         new Random(1).NextBytes(damaged);
         File.WriteAllBytes(job.StatePath, damaged);
-        var (code, stdout) = await RunAsync("run", job.Path, "--state", job.StatePath);
+        var (code, stdout) = await CliProcess.RunAsync("run", job.Path, "--state", job.StatePath);
         Assert.Equal(ExitCodes.LedgerError, code);
         Assert.Contains("cannot be read", stdout);
         Assert.Equal(damaged, File.ReadAllBytes(job.StatePath));
@@ -74,12 +73,11 @@ public sealed class CliTests(DovecotFixture fixture)
     {
         var source = await Server.CreateUserAsync("cli-src");
         var target = await Server.CreateUserAsync("cli-dst");
-        using (var client = await Server.ConnectAsync(source))
-            await Mailbox.AppendRawAsync(client, "Archive/2024", Synthetic.Messages(25, seed: 3));
+        await Server.SeedAsync(source, "Archive/2024", Synthetic.Messages(25, seed: 3));
         using var job = JobFile.Create(Server, source, Server, target);
         var report = Path.Combine(job.Directory, "report.json");
 
-        var (code, stdout) = await RunAsync("run", job.Path, "--report", report);
+        var (code, stdout) = await CliProcess.RunAsync("run", job.Path, "--report", report);
         Assert.True(code == 0, stdout);
         Assert.Contains("mailsync summary", stdout);
         using (var doc = JsonDocument.Parse(File.ReadAllText(report)))
@@ -90,7 +88,7 @@ public sealed class CliTests(DovecotFixture fixture)
             Assert.Contains(jobResult.GetProperty("folders").EnumerateArray(), f => f.GetProperty("sourceFolder").GetString() == "Archive/2024" && f.GetProperty("copied").GetInt32() == 25);
         }
 
-        (code, stdout) = await RunAsync("run", job.Path, "--report", report);
+        (code, stdout) = await CliProcess.RunAsync("run", job.Path, "--report", report);
         Assert.True(code == 0, stdout);
         using (var doc = JsonDocument.Parse(File.ReadAllText(report)))
             Assert.Equal(0, doc.RootElement.GetProperty("jobs")[0].GetProperty("appended").GetInt32());
@@ -101,10 +99,9 @@ public sealed class CliTests(DovecotFixture fixture)
     {
         var source = await Server.CreateUserAsync("cli-src");
         var target = await Server.CreateUserAsync("cli-dst");
-        using (var client = await Server.ConnectAsync(source))
-            await Mailbox.AppendRawAsync(client, "Folder", Synthetic.Messages(5, seed: 4));
+        await Server.SeedAsync(source, "Folder", Synthetic.Messages(5, seed: 4));
         using var job = JobFile.Create(Server, source, Server, target);
-        var (code, stdout) = await RunAsync("run", job.Path, "--dry-run");
+        var (code, stdout) = await CliProcess.RunAsync("run", job.Path, "--dry-run");
         Assert.True(code == 0, stdout);
         Assert.Contains("dry run", stdout);
         var after = await Mailbox.ReadAllAsync(Server, target);
@@ -119,8 +116,7 @@ public sealed class CliTests(DovecotFixture fixture)
     {
         var source = await Server.CreateUserAsync("tls-src");
         var target = await Server.CreateUserAsync("tls-dst");
-        using (var client = await Server.ConnectAsync(source))
-            await Mailbox.AppendRawAsync(client, "INBOX", Synthetic.Messages(3, seed: 9));
+        await Server.SeedAsync(source, "INBOX", Synthetic.Messages(3, seed: 9));
         var dir = Directory.CreateTempSubdirectory("mailsync-tls-").FullName;
         File.WriteAllText(Path.Combine(dir, "s"), source.Password);
         File.WriteAllText(Path.Combine(dir, "t"), target.Password);
@@ -132,7 +128,7 @@ public sealed class CliTests(DovecotFixture fixture)
                 "t": { "protocol": "imap", "host": "127.0.0.1", "port": {{Server.ImapPort}}, "security": "starttls", "user": "{{target.Name}}", "password": "file:t"{{pin}} } },
               "jobs": [ { "name": "tls", "mode": "migrate", "source": "s", "target": "t" } ] }
             """);
-        var (code, stdout) = await RunAsync("run", path);
+        var (code, stdout) = await CliProcess.RunAsync("run", path);
         if (pinned)
         {
             Assert.True(code == 0, stdout);
@@ -145,20 +141,5 @@ public sealed class CliTests(DovecotFixture fixture)
             Assert.Contains("TLS", stdout);
             Assert.Empty((await Mailbox.ReadAllAsync(Server, target))["INBOX"].Messages);
         }
-    }
-
-    private static async Task<(int Code, string Output)> RunAsync(params string[] args)
-    {
-        var cli = Path.Combine(AppContext.BaseDirectory, "mailsync.dll");
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(cli);
-        foreach (var arg in args)
-            info.ArgumentList.Add(arg);
-        info.Environment["COLUMNS"] = "200";
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, await stdout + await stderr);
     }
 }

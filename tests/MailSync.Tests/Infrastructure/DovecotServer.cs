@@ -8,6 +8,7 @@ using System.Text;
 using MailKit;
 using MailKit.Net.Imap;
 using MailKit.Security;
+using MailSync.Core.Stores;
 using MimeKit;
 
 namespace MailSync.Tests.Infrastructure;
@@ -176,26 +177,27 @@ public sealed class DovecotServer : IAsyncDisposable
 
     /// <summary>
     /// APPENDs messages to FOLDER (full path with this server's separator, e.g. "Archive/2020"
-    /// or "INBOX.Archive"), creating and subscribing it and its parents as needed.
+    /// or "INBOX.Archive"), creating it and its parents as needed (subscribed unless
+    /// <paramref name="subscribe"/> is false).
     /// Returns the UIDs the server assigned, in input order.
     /// Bytes are stored unchanged except that MailKit's APPEND adds a final CRLF to a message
     /// that does not end with one (FormatOptions.EnsureNewLine).
     /// </summary>
     public async Task<IReadOnlyList<UniqueId>> SeedAsync(
-        TestUser user, string folder, IEnumerable<SeedMessage> messages, CancellationToken ct = default)
+        TestUser user, string folder, IEnumerable<SeedMessage> messages, bool subscribe = true, CancellationToken ct = default)
     {
         using var client = await ConnectAsync(user, ct);
-        var target = await GetOrCreateFolderAsync(client, folder, ct);
+        var target = await GetOrCreateFolderAsync(client, folder, subscribe, ct);
         await target.OpenAsync(FolderAccess.ReadWrite, ct);
 
         var uids = new List<UniqueId>();
         foreach (var batch in messages.Chunk(SeedBatchSize))
         {
-            // persistent: true keeps the parsed message backed by the original bytes,
-            // so MimeKit writes them back unchanged.
+            // The engine's own wrapper: the bytes go in verbatim (CRLF aside), broken MIME included,
+            // where re-serialising a parsed MimeMessage would repair it.
             var requests = batch
                 .Select(m => (IAppendRequest)new AppendRequest(
-                    MimeMessage.Load(new MemoryStream(m.Raw, writable: false), persistent: true, ct),
+                    RawMessage.Create(new MemoryStream(m.Raw, writable: false), out _),
                     m.Flags,
                     m.Keywords,
                     m.InternalDate))
@@ -273,7 +275,7 @@ public sealed class DovecotServer : IAsyncDisposable
         return string.Join('\n', lines.TakeLast(maxLines));
     }
 
-    private static async Task<IMailFolder> GetOrCreateFolderAsync(ImapClient client, string folder, CancellationToken ct)
+    private static async Task<IMailFolder> GetOrCreateFolderAsync(ImapClient client, string folder, bool subscribe, CancellationToken ct)
     {
         if (string.Equals(folder, "INBOX", StringComparison.OrdinalIgnoreCase))
         {
@@ -297,7 +299,8 @@ public sealed class DovecotServer : IAsyncDisposable
                 // MailKit returns null only when the server created the folder but does not list it.
                 current = await parent.CreateAsync(segment, isMessageFolder: true, ct)
                     ?? throw new InvalidOperationException($"Created '{path}' but the server does not list it.");
-                await current.SubscribeAsync(ct);
+                if (subscribe)
+                    await current.SubscribeAsync(ct);
             }
 
             parent = current;

@@ -88,16 +88,11 @@ public sealed class CorpusMigrationTests(DovecotFixture fixture, ITestOutputHelp
     private async Task SeedCorpusAsync(TestUser user)
     {
         var byFolder = Corpus.Messages.Select((entry, index) => (entry, index)).GroupBy(x => FolderFor(x.entry.RelativePath)).ToList();
-        using (var client = await Server.ConnectAsync(user))
+        foreach (var group in byFolder)
         {
-            foreach (var group in byFolder)
-            {
-                var messages = group.Where(x => !x.entry.Tags.Contains("has-nul")).Select(x =>
-                    (File.ReadAllBytes(x.entry.FullPath), FlagsFor(x.index), KeywordsFor(x.index), DateFor(x.index)));
-                await Mailbox.AppendRawAsync(client, group.Key, messages, subscribe: group.Key != "Corpus/rspamd");
-            }
-
-            await client.DisconnectAsync(true);
+            var messages = group.Where(x => !x.entry.Tags.Contains("has-nul")).Select(x =>
+                new SeedMessage(File.ReadAllBytes(x.entry.FullPath), DateFor(x.index), FlagsFor(x.index), KeywordsFor(x.index)));
+            await Server.SeedAsync(user, group.Key, messages, subscribe: group.Key != "Corpus/rspamd");
         }
 
         foreach (var (entry, _) in byFolder.SelectMany(g => g).Where(x => x.entry.Tags.Contains("has-nul")))

@@ -22,13 +22,10 @@ public sealed class ResumeTests(DovecotFixture fixture, ITestOutputHelper output
         var source = await Server.CreateUserAsync("kill-src");
         var target = await Server.CreateUserAsync("kill-dst");
         var reference = await Server.CreateUserAsync("kill-ref");
-        using (var client = await Server.ConnectAsync(source))
-        {
-            var all = Synthetic.Messages(count, seed: 7).ToList();
-            await Mailbox.AppendRawAsync(client, "INBOX", all.Take(1000));
-            await Mailbox.AppendRawAsync(client, "Lists/dev", all.Skip(1000).Take(800));
-            await Mailbox.AppendRawAsync(client, "Lists/dev/archive", all.Skip(1800));
-        }
+        var all = Synthetic.Messages(count, seed: 7).ToList();
+        await Server.SeedAsync(source, "INBOX", all.Take(1000));
+        await Server.SeedAsync(source, "Lists/dev", all.Skip(1000).Take(800));
+        await Server.SeedAsync(source, "Lists/dev/archive", all.Skip(1800));
 
         using var job = JobFile.Create(Server, source, Server, target);
         // Kill at rising progress; at the odd points wait until an APPEND is in flight (a pending intent).
@@ -79,12 +76,7 @@ public sealed class ResumeTests(DovecotFixture fixture, ITestOutputHelper output
 
     private static Process StartCli(JobFile job)
     {
-        var cli = Path.Combine(AppContext.BaseDirectory, "mailsync.dll");
-        Assert.True(File.Exists(cli), $"the CLI was not built beside the tests: {cli}");
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { cli, "run", job.Path, "--state", job.StatePath })
-            info.ArgumentList.Add(arg);
-        var process = Process.Start(info)!;
+        var process = CliProcess.Start("run", job.Path, "--state", job.StatePath);
         // Drain stderr so the child never blocks on a full pipe.
         _ = process.StandardError.ReadToEndAsync();
         return process;

@@ -20,8 +20,7 @@ public sealed class ValidityAndNamespaceTests(DovecotFixture fixture)
         var source = await Server.CreateUserAsync("uv-src");
         var target = await Server.CreateUserAsync("uv-dst");
         var messages = Synthetic.Messages(60, seed: 11).ToList();
-        using (var client = await Server.ConnectAsync(source))
-            await Mailbox.AppendRawAsync(client, "Projects/a", messages.Take(40));
+        await Server.SeedAsync(source, "Projects/a", messages.Take(40));
 
         using var job = JobFile.Create(Server, source, Server, target);
         var config = job.Load();
@@ -32,8 +31,7 @@ public sealed class ValidityAndNamespaceTests(DovecotFixture fixture)
         // What a server move or a rebuilt index does: same messages, new UIDVALIDITY.
         var user = onTarget ? target : source;
         await Server.DoveadmAsync(null, "mailbox", "update", "-u", user.Name, "--uid-validity", "777", "Projects/a");
-        using (var client = await Server.ConnectAsync(source))
-            await Mailbox.AppendRawAsync(client, "Projects/a", messages.Skip(40));
+        await Server.SeedAsync(source, "Projects/a", messages.Skip(40));
 
         var second = Assert.Single(await runner.RunAsync(config, config.Jobs, job.StatePath, new MigrationOptions(), CancellationToken.None));
         Assert.Equal(JobStatus.Succeeded, second.Status);
@@ -55,13 +53,10 @@ public sealed class ValidityAndNamespaceTests(DovecotFixture fixture)
         var source = await Server.CreateUserAsync("ns-src");
         var target = await courierLike.CreateUserAsync("ns-dst");
         var messages = Synthetic.Messages(50, seed: 5).ToList();
-        using (var client = await Server.ConnectAsync(source))
-        {
-            await Mailbox.AppendRawAsync(client, "INBOX", messages.Take(10));
-            await Mailbox.AppendRawAsync(client, "Work/Clients/Acme", messages.Skip(10).Take(15));
-            await Mailbox.AppendRawAsync(client, "Work/Notes", messages.Skip(25).Take(10), subscribe: false);
-            await Mailbox.AppendRawAsync(client, "Sent Items", messages.Skip(35));
-        }
+        await Server.SeedAsync(source, "INBOX", messages.Take(10));
+        await Server.SeedAsync(source, "Work/Clients/Acme", messages.Skip(10).Take(15));
+        await Server.SeedAsync(source, "Work/Notes", messages.Skip(25).Take(10), subscribe: false);
+        await Server.SeedAsync(source, "Sent Items", messages.Skip(35));
 
         using var job = JobFile.Create(Server, source, courierLike, target);
         var config = job.Load();

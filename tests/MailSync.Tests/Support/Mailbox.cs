@@ -1,54 +1,15 @@
 using MailKit;
 using MailKit.Net.Imap;
-using MailSync.Core.Stores;
 using MailSync.Tests.Infrastructure;
 
 namespace MailSync.Tests.Support;
 
-/// <summary>Reads and writes whole mailboxes of a test user, for seeding and for comparing source and target.</summary>
+/// <summary>Reads whole mailboxes of a test user, for comparing source and target.</summary>
 public static class Mailbox
 {
     public sealed record Message(uint Uid, byte[] Bytes, DateTimeOffset InternalDate, string Flags);
 
     public sealed record Folder(string Path, bool Subscribed, IReadOnlyList<Message> Messages);
-
-    /// <summary>Appends raw messages verbatim (same wrapper as the engine) with flags, keywords and dates.</summary>
-    public static async Task AppendRawAsync(ImapClient client, string folderName, IEnumerable<(byte[] Raw, MessageFlags Flags, string[] Keywords, DateTimeOffset Date)> messages, bool subscribe = true)
-    {
-        var folder = await EnsureFolderAsync(client, folderName, subscribe);
-        foreach (var batch in messages.Chunk(100))
-        {
-            var requests = batch.Select(m => (IAppendRequest)new AppendRequest(RawMessage.Create(new MemoryStream(m.Raw), out _), m.Flags, m.Keywords, m.Date)).ToList();
-            await folder.AppendAsync(requests);
-        }
-    }
-
-    public static async Task<IMailFolder> EnsureFolderAsync(ImapClient client, string path, bool subscribe)
-    {
-        if (path.Equals("INBOX", StringComparison.OrdinalIgnoreCase))
-            return client.Inbox;
-        var ns = client.PersonalNamespaces[0];
-        var parent = client.GetFolder(ns);
-        IMailFolder? folder = null;
-        foreach (var segment in path.Split('/'))
-        {
-            var name = parent.FullName.Length == 0 ? segment : $"{parent.FullName}{ns.DirectorySeparator}{segment}";
-            try
-            {
-                folder = await client.GetFolderAsync(name);
-            }
-            catch (FolderNotFoundException)
-            {
-                folder = await parent.CreateAsync(segment, true);
-                if (subscribe)
-                    await folder!.SubscribeAsync();
-            }
-
-            parent = folder!;
-        }
-
-        return folder!;
-    }
 
     /// <summary>Every folder of the user, paths with '/' and without namespace prefix, with every message's bytes.</summary>
     public static async Task<Dictionary<string, Folder>> ReadAllAsync(DovecotServer server, TestUser user)

@@ -1,21 +1,22 @@
 using System.Text;
 using MailKit;
+using MailSync.Tests.Infrastructure;
 
 namespace MailSync.Tests.Support;
 
 /// <summary>Deterministic generated mail for volume tests: varied sizes, some without Message-ID, some exact duplicates.</summary>
 public static class Synthetic
 {
-    public static IEnumerable<(byte[] Raw, MessageFlags Flags, string[] Keywords, DateTimeOffset Date)> Messages(int count, int seed)
+    public static IEnumerable<SeedMessage> Messages(int count, int seed)
     {
         var random = new Random(seed);
-        (byte[], MessageFlags, string[], DateTimeOffset) previous = default;
+        SeedMessage? previous = null;
         for (var i = 0; i < count; i++)
         {
             // Every 97th message repeats the previous one byte for byte: a true duplicate stays two copies.
             if (i % 97 == 96)
             {
-                yield return previous;
+                yield return previous!;
                 continue;
             }
 
@@ -30,7 +31,7 @@ public static class Synthetic
                 $"Date: {date:R}\r\n{id}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n{body}");
             var flags = (i % 2 == 0 ? MessageFlags.Seen : 0) | (i % 9 == 0 ? MessageFlags.Flagged : 0);
             string[] keywords = i % 13 == 0 ? ["$Label2"] : [];
-            previous = (raw, flags, keywords, date);
+            previous = new SeedMessage(raw, date, flags, keywords);
             yield return previous;
         }
     }
