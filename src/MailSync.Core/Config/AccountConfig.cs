@@ -22,9 +22,19 @@ public sealed record AccountConfig
 
     public required string User { get; init; }
 
-    public required SecretRef Password { get; init; }
+    /// <summary>Null only when <see cref="OAuth2Token"/> is set; validation requires one of the two.</summary>
+    public SecretRef? Password { get; init; }
 
-    /// <summary>SASL mechanism to log in with (e.g. "PLAIN", "XOAUTH2"); null lets the client choose.</summary>
+    /// <summary>
+    /// Where the OAuth2 access token is read from. When set, the login is XOAUTH2 even if
+    /// <see cref="AuthMechanism"/> is null (the only mechanism validation lets it be combined with).
+    /// </summary>
+    public SecretRef? OAuth2Token { get; init; }
+
+    /// <summary>
+    /// How to log in, upper case: a SASL mechanism (e.g. "PLAIN", "XOAUTH2") or, for POP3 only,
+    /// "USER" (USER/PASS) or "APOP"; null lets the client choose.
+    /// </summary>
     public string? AuthMechanism { get; init; }
 
     /// <summary>The user's consent to security "none" towards a host that is not loopback.</summary>

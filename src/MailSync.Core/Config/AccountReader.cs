@@ -6,9 +6,13 @@ namespace MailSync.Core.Config;
 /// <summary>Reads and checks one entry of "accounts".</summary>
 internal static class AccountReader
 {
+    private const string XOAuth2Mechanism = "XOAUTH2";
+    private const string UserMechanism = "USER";
+    private const string ApopMechanism = "APOP";
+
     private static readonly string[] Properties =
     [
-        "protocol", "host", "port", "security", "user", "password", "authMechanism", "allowInsecure",
+        "protocol", "host", "port", "security", "user", "password", "oauth2Token", "authMechanism", "allowInsecure",
         "trustAnyCertificate", "certificateFingerprint", "maxConnections", "timeoutSeconds",
     ];
 
@@ -32,7 +36,15 @@ internal static class AccountReader
         var port = json.Int("port");
         var security = json.Enum<SecurityMode>("security") ?? SecurityMode.Ssl;
         var user = json.String("user", required: true);
-        var password = ReadPassword(json, baseDirectory);
+        var password = ReadSecret(json, "password", "password", "MAIL_PASSWORD", baseDirectory);
+        var oauth2Token = ReadSecret(json, "oauth2Token", "token", "OAUTH2_TOKEN", baseDirectory);
+        // Presence, not validity: a malformed reference was already reported at its own location.
+        var hasToken = json.Element("oauth2Token") is not null;
+        if (!hasToken && json.Element("password") is null)
+        {
+            json.Error("password", "is required (or \"oauth2Token\" for an OAuth2 login)");
+        }
+
         var authMechanism = json.String("authMechanism");
         var allowInsecure = json.Bool("allowInsecure");
         var trustAnyCertificate = json.Bool("trustAnyCertificate");
@@ -56,10 +68,7 @@ internal static class AccountReader
             json.Error("security", $"\"none\" would send the password unencrypted to {host}; use \"ssl\" or \"starttls\", or set \"allowInsecure\": true");
         }
 
-        if (authMechanism is not null && !authMechanism.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
-        {
-            json.Error("authMechanism", $"\"{authMechanism}\" is not a SASL mechanism name such as \"PLAIN\", \"LOGIN\" or \"XOAUTH2\"");
-        }
+        authMechanism = CheckAuthMechanism(json, protocol, authMechanism, hasToken);
 
         if (fingerprint is not null)
         {
@@ -85,7 +94,7 @@ internal static class AccountReader
             json.Error("timeoutSeconds", "must be between 5 and 3600");
         }
 
-        if (errors.Count > errorsBefore || protocol is null || host is null || user is null || password is null)
+        if (errors.Count > errorsBefore || protocol is null || host is null || user is null || (password is null && oauth2Token is null))
         {
             return null;
         }
@@ -99,6 +108,7 @@ internal static class AccountReader
             Security = security,
             User = user,
             Password = password,
+            OAuth2Token = oauth2Token,
             AuthMechanism = authMechanism,
             AllowInsecure = allowInsecure,
             TrustAnyCertificate = trustAnyCertificate,
@@ -119,15 +129,50 @@ internal static class AccountReader
         return IPAddress.TryParse(address, out var ip) && IPAddress.IsLoopback(ip);
     }
 
-    private static SecretRef? ReadPassword(JsonObjectReader json, string? baseDirectory)
+    /// <summary>Checks the login method against the protocol and the secrets given; returns it in upper case.</summary>
+    private static string? CheckAuthMechanism(JsonObjectReader json, Protocol? protocol, string? authMechanismText, bool hasToken)
     {
-        const string name = "password";
-        if (json.Element(name, required: true) is not { } value)
+        if (authMechanismText is null)
         {
             return null;
         }
 
-        // Never echo the text: if it is a literal password, the error would print it.
+        if (!authMechanismText.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+        {
+            json.Error("authMechanism", $"\"{authMechanismText}\" is not a SASL mechanism name such as \"PLAIN\", \"LOGIN\" or \"XOAUTH2\"");
+            return null;
+        }
+
+        // SASL mechanism names are upper case by definition (RFC 4422); accept any case, keep one.
+        var authMechanism = authMechanismText.ToUpperInvariant();
+        if (authMechanism is UserMechanism or ApopMechanism && protocol == Protocol.Imap)
+        {
+            json.Error("authMechanism", $"\"{authMechanism}\" cannot be used with imap: USER and APOP are POP3 login methods; use a SASL mechanism such as \"PLAIN\" or \"LOGIN\", or leave it out");
+        }
+        else if (authMechanism == XOAuth2Mechanism && !hasToken)
+        {
+            // Files written before "oauth2Token" existed put the token in "password"; point them at the new field.
+            json.Error("authMechanism", "\"XOAUTH2\" requires \"oauth2Token\" (\"env:NAME\" or \"file:PATH\" of the access token)");
+        }
+        else if (authMechanism != XOAuth2Mechanism && hasToken)
+        {
+            json.Error("oauth2Token", $"is sent only with XOAUTH2, not with \"authMechanism\": \"{authMechanism}\"; leave authMechanism out or set it to \"XOAUTH2\"");
+        }
+
+        return authMechanism;
+    }
+
+    /// <summary>Reads an optional "env:NAME" / "file:PATH" reference; relative files are relative to the job file.</summary>
+    /// <param name="what">What the secret is, for the literal-value message ("password", "token").</param>
+    /// <param name="exampleVariable">An environment variable name for the "env:" example.</param>
+    private static SecretRef? ReadSecret(JsonObjectReader json, string name, string what, string exampleVariable, string? baseDirectory)
+    {
+        if (json.Element(name) is not { } value)
+        {
+            return null;
+        }
+
+        // Never echo the text: if it is a literal secret, the error would print it.
         var text = value.ValueKind == JsonValueKind.String ? value.GetString()! : null;
         if (text is not null && SecretRef.TryParse(text, out var secret))
         {
@@ -137,10 +182,10 @@ internal static class AccountReader
         var message = text switch
         {
             _ when text?.StartsWith(SecretRef.EnvKind + ":", StringComparison.OrdinalIgnoreCase) == true =>
-                "\"env:\" must be followed by an environment variable name, e.g. \"env:MAIL_PASSWORD\"",
+                $"\"env:\" must be followed by an environment variable name, e.g. \"env:{exampleVariable}\"",
             _ when text?.StartsWith(SecretRef.FileKind + ":", StringComparison.OrdinalIgnoreCase) == true =>
                 "\"file:\" must be followed by a file path, e.g. \"file:secrets/mail\"",
-            _ => "a literal password is not allowed; use \"env:NAME\" or \"file:PATH\"",
+            _ => $"a literal {what} is not allowed; use \"env:NAME\" or \"file:PATH\"",
         };
         json.Error(name, message);
         return null;

@@ -44,7 +44,7 @@ public static class ConfigLoader
         Parse(json, filePath, filePath ?? DefaultLocation);
 
     /// <summary>
-    /// Checks that the password of every account these jobs use can be read, without keeping
+    /// Checks that the password and OAuth2 token of every account these jobs use can be read, without keeping
     /// or reporting any secret. Unknown accounts are skipped: validation already reported them.
     /// </summary>
     public static IReadOnlyList<ConfigError> CheckSecrets(MailSyncConfig config, IEnumerable<JobConfig> jobs)
@@ -60,18 +60,24 @@ public static class ConfigLoader
                 continue;
             }
 
-            try
-            {
-                _ = account.Password.Resolve();
-            }
-            catch (ConfigException ex)
-            {
-                var location = ConfigPath.Member(ConfigPath.Member("accounts", account.Name), "password");
-                errors.Add(new ConfigError(location, ex.Message));
-            }
+            CheckSecret(account, "password", account.Password, errors);
+            CheckSecret(account, "oauth2Token", account.OAuth2Token, errors);
         }
 
         return errors.AsReadOnly();
+    }
+
+    private static void CheckSecret(AccountConfig account, string property, SecretRef? secret, List<ConfigError> errors)
+    {
+        try
+        {
+            _ = secret?.Resolve();
+        }
+        catch (ConfigException ex)
+        {
+            var location = ConfigPath.Member(ConfigPath.Member("accounts", account.Name), property);
+            errors.Add(new ConfigError(location, ex.Message));
+        }
     }
 
     private static ConfigLoadResult Parse(string json, string? filePath, string fileLocation)

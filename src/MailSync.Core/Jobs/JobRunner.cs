@@ -108,7 +108,7 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer)
             _ => SecureSocketOptions.None,
         },
         account.User,
-        account.Password.Resolve(),
+        account.Password?.Resolve() ?? string.Empty,
         account.AuthMechanism,
         account.TrustAnyCertificate,
         account.CertificateFingerprint,

@@ -22,6 +22,7 @@ public sealed class ConfigLoaderTests
         Assert.Equal(SecurityMode.None, old.Security);
         Assert.Equal("src", old.User);
         Assert.Equal(new SecretRef("env", "OLD_PASS"), old.Password);
+        Assert.Null(old.OAuth2Token);
         Assert.Null(old.AuthMechanism);
         Assert.False(old.AllowInsecure);
         Assert.False(old.TrustAnyCertificate);
@@ -69,7 +70,8 @@ public sealed class ConfigLoaderTests
     {
         var result = ConfigJson.ParsePatched("""
             {
-              "accounts.old": { "security": "ssl", "authMechanism": "XOAUTH2", "maxConnections": 32, "timeoutSeconds": 5,
+              "accounts.old": { "security": "ssl", "password": null, "oauth2Token": "env:OLD_TOKEN", "authMechanism": "xoauth2",
+                                "maxConnections": 32, "timeoutSeconds": 5,
                                 "certificateFingerprint": "ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89" },
               "accounts.new": { "host": "mail.example.org", "allowInsecure": true, "trustAnyCertificate": true },
               "jobs[0]": { "include": ["INBOX", "Work/*"], "exclude": ["Spam"], "renames": { "Old/Path": "New/Path" },
@@ -79,6 +81,8 @@ public sealed class ConfigLoaderTests
 
         Assert.True(result.IsValid, string.Join("\n", result.Errors));
         var old = result.Config!.Accounts["old"];
+        Assert.Null(old.Password);
+        Assert.Equal(new SecretRef("env", "OLD_TOKEN"), old.OAuth2Token);
         Assert.Equal("XOAUTH2", old.AuthMechanism);
         Assert.Equal(32, old.MaxConnections);
         Assert.Equal(5, old.TimeoutSeconds);
@@ -92,6 +96,33 @@ public sealed class ConfigLoaderTests
         Assert.Equal("New/Path", job.Renames["Old/Path"]);
         Assert.Equal("Migrated", job.TargetPrefix);
         Assert.Equal("FromPop", job.TargetFolder);
+    }
+
+    [Fact]
+    public void An_oauth2Token_alone_is_enough_and_leaves_the_mechanism_unset()
+    {
+        var result = ConfigJson.ParsePatched("""{ "accounts.old": { "password": null, "oauth2Token": "file:/run/token" } }""");
+
+        Assert.True(result.IsValid, string.Join("\n", result.Errors));
+        var old = result.Config!.Accounts["old"];
+        Assert.Null(old.Password);
+        Assert.Equal(new SecretRef("file", "/run/token"), old.OAuth2Token);
+        Assert.Null(old.AuthMechanism);
+    }
+
+    [Theory]
+    [InlineData("pop3", "user", "USER")]
+    [InlineData("pop3", "Apop", "APOP")]
+    [InlineData("pop3", "PLAIN", "PLAIN")]
+    [InlineData("imap", "login", "LOGIN")]
+    [InlineData("imap", "cram-md5", "CRAM-MD5")]
+    public void AuthMechanism_is_stored_in_upper_case(string protocol, string mechanism, string expected)
+    {
+        var result = ConfigJson.ParsePatched(
+            $$"""{ "accounts.old": { "protocol": "{{protocol}}", "authMechanism": "{{mechanism}}" } }""");
+
+        Assert.True(result.IsValid, string.Join("\n", result.Errors));
+        Assert.Equal(expected, result.Config!.Accounts["old"].AuthMechanism);
     }
 
     [Fact]
@@ -192,5 +223,18 @@ public sealed class ConfigLoaderTests
         Assert.True(result.IsValid, string.Join("\n", result.Errors));
         Assert.Equal(Path.GetFullPath(path), result.Config!.FilePath);
         Assert.Equal(new SecretRef("file", Path.Combine(directory.Path, "secrets", "dst")), result.Config.Accounts["new"].Password);
+    }
+
+    [Fact]
+    public void Load_resolves_relative_token_files_against_the_file_directory()
+    {
+        using var directory = new TempDirectory();
+        var path = Path.Combine(directory.Path, "job.json");
+        File.WriteAllText(path, ConfigJson.Patch("""{ "accounts.new": { "password": null, "oauth2Token": "file:secrets/token" } }"""));
+
+        var result = ConfigLoader.Load(path);
+
+        Assert.True(result.IsValid, string.Join("\n", result.Errors));
+        Assert.Equal(new SecretRef("file", Path.Combine(directory.Path, "secrets", "token")), result.Config!.Accounts["new"].OAuth2Token);
     }
 }

@@ -27,7 +27,20 @@ public sealed class ConfigValidationTests
     [InlineData("""{ "accounts.old": { "host": "mail.example.org" } }""", "accounts.old.security", "set \"allowInsecure\": true")]
     [InlineData("""{ "accounts.old": { "host": "10.0.0.1" } }""", "accounts.old.security", "unencrypted")]
     [InlineData("""{ "accounts.old": { "allowInsecure": "yes" } }""", "accounts.old.allowInsecure", "must be true or false")]
+    [InlineData("""{ "accounts.old": { "password": null, "oauth2Token": null } }""", "accounts.old.password", "is required (or \"oauth2Token\" for an OAuth2 login)")]
+    [InlineData("""{ "accounts.old": { "oauth2Token": "ya29.a0AfB_literal" } }""", "accounts.old.oauth2Token", "a literal token is not allowed; use \"env:NAME\" or \"file:PATH\"")]
+    [InlineData("""{ "accounts.old": { "oauth2Token": 42 } }""", "accounts.old.oauth2Token", "a literal token is not allowed")]
+    [InlineData("""{ "accounts.old": { "oauth2Token": "env:" } }""", "accounts.old.oauth2Token", "\"env:\" must be followed by an environment variable name, e.g. \"env:OAUTH2_TOKEN\"")]
+    [InlineData("""{ "accounts.old": { "oauth2Token": "FILE: " } }""", "accounts.old.oauth2Token", "\"file:\" must be followed by a file path")]
+    [InlineData("""{ "accounts.old": { "password": null, "oauth2Token": "nope" } }""", "accounts.old.oauth2Token", "a literal token is not allowed")]
     [InlineData("""{ "accounts.old": { "authMechanism": "X OAUTH" } }""", "accounts.old.authMechanism", "is not a SASL mechanism name")]
+    [InlineData("""{ "accounts.old": { "authMechanism": "XOAUTH2" } }""", "accounts.old.authMechanism", "\"XOAUTH2\" requires \"oauth2Token\"")]
+    [InlineData("""{ "accounts.old": { "authMechanism": "xoauth2" } }""", "accounts.old.authMechanism", "\"XOAUTH2\" requires \"oauth2Token\"")]
+    [InlineData("""{ "accounts.old": { "authMechanism": "PLAIN", "oauth2Token": "env:TOKEN" } }""", "accounts.old.oauth2Token", "is sent only with XOAUTH2, not with \"authMechanism\": \"PLAIN\"")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3", "authMechanism": "user", "oauth2Token": "env:TOKEN" } }""", "accounts.old.oauth2Token", "is sent only with XOAUTH2, not with \"authMechanism\": \"USER\"")]
+    [InlineData("""{ "accounts.old": { "authMechanism": "USER" } }""", "accounts.old.authMechanism", "USER and APOP are POP3 login methods")]
+    [InlineData("""{ "accounts.old": { "authMechanism": "apop" } }""", "accounts.old.authMechanism", "\"APOP\" cannot be used with imap: USER and APOP are POP3 login methods")]
+    [InlineData("""{ "accounts.old": { "authMechanism": "user", "oauth2Token": "env:TOKEN" } }""", "accounts.old.authMechanism", "USER and APOP are POP3 login methods")]
     [InlineData("""{ "accounts.old": { "trustAnyCertificate": true, "certificateFingerprint": "ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789" } }""", "accounts.old.trustAnyCertificate", "cannot be combined with \"certificateFingerprint\"")]
     [InlineData("""{ "accounts.old": { "certificateFingerprint": "AB:CD:EF" } }""", "accounts.old.certificateFingerprint", "64 hex digits")]
     [InlineData("""{ "accounts.old": { "certificateFingerprint": "XYCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789" } }""", "accounts.old.certificateFingerprint", "64 hex digits")]
@@ -125,6 +138,35 @@ public sealed class ConfigValidationTests
         var result = ConfigJson.ParsePatched("""{ "accounts.old": { "password": "S3cr3t-Hunter2" } }""");
 
         Assert.DoesNotContain(result.Errors, e => e.ToString().Contains("S3cr3t", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_literal_token_is_never_echoed()
+    {
+        var result = ConfigJson.ParsePatched("""{ "accounts.old": { "oauth2Token": "ya29.Very-Secret-Token" } }""");
+
+        var error = Assert.Single(result.Errors);
+        Assert.DoesNotContain("Very-Secret", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Login_problems_of_several_accounts_are_all_reported()
+    {
+        var result = ConfigJson.ParsePatched("""
+            {
+              "accounts.old": { "password": null, "authMechanism": "XOAUTH2" },
+              "accounts.new": { "authMechanism": "APOP", "oauth2Token": "token-literal" }
+            }
+            """);
+
+        Assert.Equal(
+            [
+                "accounts.old.password: is required (or \"oauth2Token\" for an OAuth2 login)",
+                "accounts.old.authMechanism: \"XOAUTH2\" requires \"oauth2Token\" (\"env:NAME\" or \"file:PATH\" of the access token)",
+                "accounts.new.oauth2Token: a literal token is not allowed; use \"env:NAME\" or \"file:PATH\"",
+                "accounts.new.authMechanism: \"APOP\" cannot be used with imap: USER and APOP are POP3 login methods; use a SASL mechanism such as \"PLAIN\" or \"LOGIN\", or leave it out",
+            ],
+            result.Errors.Select(e => e.ToString()));
     }
 
     [Fact]

@@ -107,7 +107,7 @@ public sealed class SecretRefTests
             {
                 Name = "old", Host = "localhost", Port = 143, User = "u", Password = new SecretRef("env", name),
             };
-            _ = account.Password.Resolve();
+            _ = account.Password!.Resolve();
 
             var printed = account.ToString();
 
@@ -152,6 +152,20 @@ public sealed class SecretRefTests
         {
             Environment.SetEnvironmentVariable(oldVariable, null);
         }
+    }
+
+    [Fact]
+    public void CheckSecrets_reports_an_unreadable_oauth2_token_at_its_own_location()
+    {
+        var tokenVariable = UniqueVariable();
+        var json = ConfigJson.Patch($$"""{ "accounts.old": { "password": null, "oauth2Token": "env:{{tokenVariable}}" } }""");
+        var config = ConfigLoader.Parse(json).Config!;
+
+        var errors = ConfigLoader.CheckSecrets(config, config.Jobs);
+
+        var error = Assert.Single(errors, e => e.Location.StartsWith("accounts.old", StringComparison.Ordinal));
+        Assert.Equal("accounts.old.oauth2Token", error.Location);
+        Assert.Contains(tokenVariable, error.Message, StringComparison.Ordinal);
     }
 
     // Environment variables are process-wide and tests run in parallel: never share a name.
