@@ -8,6 +8,8 @@ public sealed record AccountConfig
 {
     internal const int DefaultMaxConnections = 4;
     internal const int DefaultTimeoutSeconds = 120;
+    internal const int DefaultRetryAttempts = 5;
+    internal const int DefaultRetryDelaySeconds = 2;
 
     /// <summary>The key under "accounts" in the job file.</summary>
     public required string Name { get; init; }
@@ -49,6 +51,15 @@ public sealed record AccountConfig
     public int MaxConnections { get; init; } = DefaultMaxConnections;
 
     public int TimeoutSeconds { get; init; } = DefaultTimeoutSeconds;
+
+    /// <summary>
+    /// How often a transient failure (server busy, mailbox in use, connection dropped) is retried
+    /// before it counts; 0 means never.
+    /// </summary>
+    public int RetryAttempts { get; init; } = DefaultRetryAttempts;
+
+    /// <summary>Wait before the first retry; it doubles with each attempt, with jitter, up to 300 seconds.</summary>
+    public int RetryDelaySeconds { get; init; } = DefaultRetryDelaySeconds;
 
     internal static int DefaultPort(Protocol protocol, SecurityMode security) => (protocol, security) switch
     {

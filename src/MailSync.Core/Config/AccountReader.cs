@@ -13,7 +13,8 @@ internal static class AccountReader
     private static readonly string[] Properties =
     [
         "protocol", "host", "port", "security", "user", "password", "oauth2Token", "authMechanism", "allowInsecure",
-        "trustAnyCertificate", "certificateFingerprint", "maxConnections", "timeoutSeconds",
+        "trustAnyCertificate", "certificateFingerprint", "maxConnections", "timeoutSeconds", "retryAttempts",
+        "retryDelaySeconds",
     ];
 
     /// <summary>
@@ -51,6 +52,8 @@ internal static class AccountReader
         var fingerprint = json.String("certificateFingerprint");
         var maxConnections = json.Int("maxConnections") ?? AccountConfig.DefaultMaxConnections;
         var timeoutSeconds = json.Int("timeoutSeconds") ?? AccountConfig.DefaultTimeoutSeconds;
+        var retryAttempts = json.Int("retryAttempts") ?? AccountConfig.DefaultRetryAttempts;
+        var retryDelaySeconds = json.Int("retryDelaySeconds") ?? AccountConfig.DefaultRetryDelaySeconds;
 
         // A URL or "host:port" here is a common slip; the port has its own field.
         if (host is not null && (host.Any(char.IsWhiteSpace) || host.Contains('/')))
@@ -94,6 +97,17 @@ internal static class AccountReader
             json.Error("timeoutSeconds", "must be between 5 and 3600");
         }
 
+        if (retryAttempts is < 0 or > 20)
+        {
+            json.Error("retryAttempts", "must be between 0 and 20");
+        }
+
+        // Zero would hit a busy server again at once, which is what it asked us not to do.
+        if (retryDelaySeconds is < 1 or > 600)
+        {
+            json.Error("retryDelaySeconds", "must be between 1 and 600");
+        }
+
         if (errors.Count > errorsBefore || protocol is null || host is null || user is null || (password is null && oauth2Token is null))
         {
             return null;
@@ -115,6 +129,8 @@ internal static class AccountReader
             CertificateFingerprint = fingerprint,
             MaxConnections = maxConnections,
             TimeoutSeconds = timeoutSeconds,
+            RetryAttempts = retryAttempts,
+            RetryDelaySeconds = retryDelaySeconds,
         };
     }
 

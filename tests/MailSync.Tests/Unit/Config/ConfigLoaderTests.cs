@@ -29,6 +29,8 @@ public sealed class ConfigLoaderTests
         Assert.Null(old.CertificateFingerprint);
         Assert.Equal(4, old.MaxConnections);
         Assert.Equal(120, old.TimeoutSeconds);
+        Assert.Equal(5, old.RetryAttempts);
+        Assert.Equal(2, old.RetryDelaySeconds);
 
         Assert.Equal(new SecretRef("file", "/path/to/secret"), config.Accounts["new"].Password);
 
@@ -71,9 +73,10 @@ public sealed class ConfigLoaderTests
         var result = ConfigJson.ParsePatched("""
             {
               "accounts.old": { "security": "ssl", "password": null, "oauth2Token": "env:OLD_TOKEN", "authMechanism": "xoauth2",
-                                "maxConnections": 32, "timeoutSeconds": 5,
+                                "maxConnections": 32, "timeoutSeconds": 5, "retryAttempts": 0, "retryDelaySeconds": 600,
                                 "certificateFingerprint": "ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89" },
-              "accounts.new": { "host": "mail.example.org", "allowInsecure": true, "trustAnyCertificate": true },
+              "accounts.new": { "host": "mail.example.org", "allowInsecure": true, "trustAnyCertificate": true,
+                                "retryAttempts": 20, "retryDelaySeconds": 1 },
               "jobs[0]": { "include": ["INBOX", "Work/*"], "exclude": ["Spam"], "renames": { "Old/Path": "New/Path" },
                            "targetPrefix": "Migrated", "targetFolder": "FromPop" }
             }
@@ -86,9 +89,13 @@ public sealed class ConfigLoaderTests
         Assert.Equal("XOAUTH2", old.AuthMechanism);
         Assert.Equal(32, old.MaxConnections);
         Assert.Equal(5, old.TimeoutSeconds);
+        Assert.Equal(0, old.RetryAttempts);
+        Assert.Equal(600, old.RetryDelaySeconds);
         Assert.Equal("ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789", old.CertificateFingerprint);
         var @new = result.Config.Accounts["new"];
         Assert.True(@new.AllowInsecure);
+        Assert.Equal(20, @new.RetryAttempts);
+        Assert.Equal(1, @new.RetryDelaySeconds);
         Assert.True(@new.TrustAnyCertificate);
         var job = result.Config.Jobs[0];
         Assert.Equal(["INBOX", "Work/*"], job.Include);

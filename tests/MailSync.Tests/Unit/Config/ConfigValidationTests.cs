@@ -48,6 +48,12 @@ public sealed class ConfigValidationTests
     [InlineData("""{ "accounts.old": { "maxConnections": 33 } }""", "accounts.old.maxConnections", "must be between 1 and 32")]
     [InlineData("""{ "accounts.old": { "timeoutSeconds": 4 } }""", "accounts.old.timeoutSeconds", "must be between 5 and 3600")]
     [InlineData("""{ "accounts.old": { "timeoutSeconds": 3601 } }""", "accounts.old.timeoutSeconds", "must be between 5 and 3600")]
+    [InlineData("""{ "accounts.old": { "retryAttempts": -1 } }""", "accounts.old.retryAttempts", "must be between 0 and 20")]
+    [InlineData("""{ "accounts.old": { "retryAttempts": 21 } }""", "accounts.old.retryAttempts", "must be between 0 and 20")]
+    [InlineData("""{ "accounts.old": { "retryAttempts": "5" } }""", "accounts.old.retryAttempts", "must be a whole number")]
+    [InlineData("""{ "accounts.old": { "retryDelaySeconds": 0 } }""", "accounts.old.retryDelaySeconds", "must be between 1 and 600")]
+    [InlineData("""{ "accounts.old": { "retryDelaySeconds": 601 } }""", "accounts.old.retryDelaySeconds", "must be between 1 and 600")]
+    [InlineData("""{ "accounts.old": { "retryDelaySeconds": 1.5 } }""", "accounts.old.retryDelaySeconds", "must be a whole number")]
     [InlineData("""{ "accounts.old": { "hots": "x" } }""", "accounts.old.hots", "unknown property \"hots\"; did you mean \"host\"?")]
     [InlineData("""{ "accounts.old": { "colour": "x" } }""", "accounts.old.colour", "unknown property \"colour\"; known properties are protocol, host")]
     [InlineData("""{ "accounts": { "old": 5 } }""", "accounts.old", "must be an object")]
@@ -166,6 +172,16 @@ public sealed class ConfigValidationTests
                 "accounts.new.oauth2Token: a literal token is not allowed; use \"env:NAME\" or \"file:PATH\"",
                 "accounts.new.authMechanism: \"APOP\" cannot be used with imap: USER and APOP are POP3 login methods; use a SASL mechanism such as \"PLAIN\" or \"LOGIN\", or leave it out",
             ],
+            result.Errors.Select(e => e.ToString()));
+    }
+
+    [Fact]
+    public void Both_retry_settings_are_reported_together()
+    {
+        var result = ConfigJson.ParsePatched("""{ "accounts.old": { "retryAttempts": 100, "retryDelaySeconds": 0 } }""");
+
+        Assert.Equal(
+            ["accounts.old.retryAttempts: must be between 0 and 20", "accounts.old.retryDelaySeconds: must be between 1 and 600"],
             result.Errors.Select(e => e.ToString()));
     }
 
