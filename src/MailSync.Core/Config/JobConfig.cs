@@ -30,4 +30,16 @@ public sealed record JobConfig
 
     /// <summary>For POP3 sources, which have a single mailbox: the target folder (null means INBOX).</summary>
     public string? TargetFolder { get; init; }
+
+    /// <summary>
+    /// POP3 sources only: delete a message from the POP3 server once its copy is confirmed on the
+    /// target (and, with <see cref="DeleteOlderThanDays"/>, only when it is old enough).
+    /// </summary>
+    public bool DeleteFromSource { get; init; }
+
+    /// <summary>
+    /// Only with <see cref="DeleteFromSource"/>: delete only messages whose date (the INTERNALDATE
+    /// MailSync gave the copy) is more than this many days in the past; null means no age limit.
+    /// </summary>
+    public int? DeleteOlderThanDays { get; init; }
 }

@@ -9,6 +9,7 @@ internal static class JobReader
     private static readonly string[] Properties =
     [
         "name", "mode", "source", "target", "include", "exclude", "renames", "targetPrefix", "targetFolder",
+        "deleteFromSource", "deleteOlderThanDays",
     ];
 
     /// <param name="accounts">Every declared account (case-insensitive) with its protocol when that could be read.</param>
@@ -36,6 +37,8 @@ internal static class JobReader
         var renames = ReadRenames(json, errors);
         var targetPrefix = json.String("targetPrefix");
         var targetFolder = json.String("targetFolder");
+        var deleteFromSource = json.Bool("deleteFromSource");
+        var deleteOlderThanDays = json.Int("deleteOlderThanDays");
 
         if (name is not null)
         {
@@ -51,6 +54,17 @@ internal static class JobReader
         if (source is not null && target is not null && string.Equals(source, target, StringComparison.OrdinalIgnoreCase))
         {
             json.Error("target", $"source and target are the same account \"{target}\"");
+        }
+
+        if (deleteOlderThanDays is < 1 or > 36500)
+        {
+            json.Error("deleteOlderThanDays", "must be between 1 and 36500");
+        }
+
+        // An age limit without deleting would look like it deletes old mail while it deletes nothing.
+        if (json.Element("deleteOlderThanDays") is not null && !deleteFromSource && IsBoolOrAbsent(json, "deleteFromSource"))
+        {
+            json.Error("deleteOlderThanDays", "only applies with \"deleteFromSource\": true");
         }
 
         if (errors.Count > errorsBefore || name is null || mode is null || source is null || target is null)
@@ -69,8 +83,14 @@ internal static class JobReader
             Renames = renames,
             TargetPrefix = targetPrefix,
             TargetFolder = targetFolder,
+            DeleteFromSource = deleteFromSource,
+            DeleteOlderThanDays = deleteOlderThanDays,
         };
     }
+
+    /// <summary>False when the property holds a non-boolean, which was already reported.</summary>
+    private static bool IsBoolOrAbsent(JsonObjectReader json, string name) =>
+        json.Element(name) is not { } value || value.ValueKind is JsonValueKind.True or JsonValueKind.False;
 
     private static void CheckName(JsonObjectReader json, string name, Dictionary<string, string> jobNames)
     {

@@ -44,6 +44,8 @@ public sealed class ConfigLoaderTests
         Assert.Empty(job.Renames);
         Assert.Null(job.TargetPrefix);
         Assert.Null(job.TargetFolder);
+        Assert.False(job.DeleteFromSource);
+        Assert.Null(job.DeleteOlderThanDays);
     }
 
     [Theory]
@@ -130,6 +132,24 @@ public sealed class ConfigLoaderTests
 
         Assert.True(result.IsValid, string.Join("\n", result.Errors));
         Assert.Equal(expected, result.Config!.Accounts["old"].AuthMechanism);
+    }
+
+    [Theory]
+    [InlineData("true", null, true, null)]
+    [InlineData("true", "1", true, 1)]
+    [InlineData("true", "36500", true, 36500)]
+    [InlineData("false", null, false, null)]
+    public void Deleting_from_a_pop3_source_is_read(string deleteFromSource, string? days, bool expectedDelete, int? expectedDays)
+    {
+        var result = ConfigJson.ParsePatched($$"""
+            { "accounts.old": { "protocol": "pop3" },
+              "jobs[0]": { "deleteFromSource": {{deleteFromSource}}, "deleteOlderThanDays": {{days ?? "null"}} } }
+            """);
+
+        Assert.True(result.IsValid, string.Join("\n", result.Errors));
+        var job = result.Config!.Jobs[0];
+        Assert.Equal(expectedDelete, job.DeleteFromSource);
+        Assert.Equal(expectedDays, job.DeleteOlderThanDays);
     }
 
     [Fact]

@@ -79,6 +79,13 @@ public sealed class ConfigValidationTests
     [InlineData("""{ "jobs[0]": { "renames": ["Old", "New"] } }""", "jobs[0].renames", "must be an object")]
     [InlineData("""{ "jobs[0]": { "targetPrefix": "" } }""", "jobs[0].targetPrefix", "must not be empty")]
     [InlineData("""{ "jobs[0]": { "targetFolder": 7 } }""", "jobs[0].targetFolder", "must be a string")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "deleteFromSource": "yes" } }""", "jobs[0].deleteFromSource", "must be true or false")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "deleteFromSource": "yes", "deleteOlderThanDays": 30 } }""", "jobs[0].deleteFromSource", "must be true or false")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "deleteFromSource": true, "deleteOlderThanDays": 0 } }""", "jobs[0].deleteOlderThanDays", "must be between 1 and 36500")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "deleteFromSource": true, "deleteOlderThanDays": 36501 } }""", "jobs[0].deleteOlderThanDays", "must be between 1 and 36500")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "deleteFromSource": true, "deleteOlderThanDays": "30" } }""", "jobs[0].deleteOlderThanDays", "must be a whole number")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "deleteOlderThanDays": 30 } }""", "jobs[0].deleteOlderThanDays", "only applies with \"deleteFromSource\": true")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "deleteFromSource": false, "deleteOlderThanDays": 30 } }""", "jobs[0].deleteOlderThanDays", "only applies with \"deleteFromSource\": true")]
     [InlineData("""{ "jobs[0]": { "targt": "new" } }""", "jobs[0].targt", "unknown property \"targt\"; did you mean \"target\"?")]
     // root
     [InlineData("""{ "": { "jobs": [] } }""", "jobs", "must contain at least one job")]
