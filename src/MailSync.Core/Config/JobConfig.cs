@@ -42,4 +42,10 @@ public sealed record JobConfig
     /// MailSync gave the copy) is more than this many days in the past; null means no age limit.
     /// </summary>
     public int? DeleteOlderThanDays { get; init; }
+
+    /// <summary>
+    /// POP3 sources only (POP3 has no flags): IMAP flags every copy gets on the target, system
+    /// flags spelled canonically (e.g. "\Seen") and keywords as written.
+    /// </summary>
+    public IReadOnlyList<string> TargetFlags { get; init; } = [];
 }

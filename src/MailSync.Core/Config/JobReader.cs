@@ -9,7 +9,7 @@ internal static class JobReader
     private static readonly string[] Properties =
     [
         "name", "mode", "source", "target", "include", "exclude", "renames", "targetPrefix", "targetFolder",
-        "deleteFromSource", "deleteOlderThanDays",
+        "deleteFromSource", "deleteOlderThanDays", "targetFlags",
     ];
 
     /// <param name="accounts">Every declared account (case-insensitive) with its protocol when that could be read.</param>
@@ -39,6 +39,7 @@ internal static class JobReader
         var targetFolder = json.String("targetFolder");
         var deleteFromSource = json.Bool("deleteFromSource");
         var deleteOlderThanDays = json.Int("deleteOlderThanDays");
+        var targetFlags = TargetFlagsReader.Read(json, errors);
 
         if (name is not null)
         {
@@ -85,6 +86,7 @@ internal static class JobReader
             TargetFolder = targetFolder,
             DeleteFromSource = deleteFromSource,
             DeleteOlderThanDays = deleteOlderThanDays,
+            TargetFlags = targetFlags,
         };
     }
 

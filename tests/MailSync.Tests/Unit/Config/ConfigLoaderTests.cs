@@ -46,6 +46,7 @@ public sealed class ConfigLoaderTests
         Assert.Null(job.TargetFolder);
         Assert.False(job.DeleteFromSource);
         Assert.Null(job.DeleteOlderThanDays);
+        Assert.Empty(job.TargetFlags);
     }
 
     [Theory]
@@ -150,6 +151,20 @@ public sealed class ConfigLoaderTests
         var job = result.Config!.Jobs[0];
         Assert.Equal(expectedDelete, job.DeleteFromSource);
         Assert.Equal(expectedDays, job.DeleteOlderThanDays);
+    }
+
+    [Fact]
+    public void Target_flags_keep_their_order_with_system_flags_spelled_canonically()
+    {
+        var result = ConfigJson.ParsePatched("""
+            { "accounts.old": { "protocol": "pop3" },
+              "jobs[0]": { "targetFlags": ["\\seen", "$Imported", "\\ANSWERED", "\\Flagged", "\\draft", "NonJunk", "a.b-c_d!~'#&"] } }
+            """);
+
+        Assert.True(result.IsValid, string.Join("\n", result.Errors));
+        Assert.Equal(
+            ["\\Seen", "$Imported", "\\Answered", "\\Flagged", "\\Draft", "NonJunk", "a.b-c_d!~'#&"],
+            result.Config!.Jobs[0].TargetFlags);
     }
 
     [Fact]

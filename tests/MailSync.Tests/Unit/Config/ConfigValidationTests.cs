@@ -86,6 +86,28 @@ public sealed class ConfigValidationTests
     [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "deleteFromSource": true, "deleteOlderThanDays": "30" } }""", "jobs[0].deleteOlderThanDays", "must be a whole number")]
     [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "deleteOlderThanDays": 30 } }""", "jobs[0].deleteOlderThanDays", "only applies with \"deleteFromSource\": true")]
     [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "deleteFromSource": false, "deleteOlderThanDays": 30 } }""", "jobs[0].deleteOlderThanDays", "only applies with \"deleteFromSource\": true")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "targetFlags": "\\Seen" } }""", "jobs[0].targetFlags", "must be an array of strings")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "targetFlags": [1] } }""", "jobs[0].targetFlags[0]", "must be a string")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "targetFlags": ["\\Seen", ""] } }""", "jobs[0].targetFlags[1]", "must not be empty")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "targetFlags": ["\\Deleted"] } }""", "jobs[0].targetFlags[0]", "\"\\Deleted\" cannot be set: it would mark every copy for removal at the target's next expunge")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "targetFlags": ["\\deleted"] } }""", "jobs[0].targetFlags[0]", "it would mark every copy for removal")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "targetFlags": ["\\Recent"] } }""", "jobs[0].targetFlags[0]", "\"\\Recent\" cannot be set: only the server sets it")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "targetFlags": ["\\Important"] } }""", "jobs[0].targetFlags[0]", "\"\\Important\" is not a system flag a copy can get; use \"\\Seen\", \"\\Answered\", \"\\Flagged\" or \"\\Draft\"")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "targetFlags": ["\\"] } }""", "jobs[0].targetFlags[0]", "is not a system flag")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "targetFlags": ["\\Seen", "\\SEEN"] } }""", "jobs[0].targetFlags[1]", "\"\\Seen\" is given more than once (also at jobs[0].targetFlags[0])")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "targetFlags": ["$Work", "Junk", "$work"] } }""", "jobs[0].targetFlags[2]", "\"$work\" is given more than once (also at jobs[0].targetFlags[0])")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "targetFlags": ["my flag"] } }""", "jobs[0].targetFlags[0]", "\"my flag\" is not a valid IMAP keyword: a space is not allowed")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "targetFlags": ["a(b"] } }""", "jobs[0].targetFlags[0]", "\"(\" is not allowed")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "targetFlags": ["a)"] } }""", "jobs[0].targetFlags[0]", "\")\" is not allowed")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "targetFlags": ["a{1}"] } }""", "jobs[0].targetFlags[0]", "\"{\" is not allowed")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "targetFlags": ["50%"] } }""", "jobs[0].targetFlags[0]", "\"%\" is not allowed")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "targetFlags": ["a*"] } }""", "jobs[0].targetFlags[0]", "\"*\" is not allowed")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "targetFlags": ["say\"hi"] } }""", "jobs[0].targetFlags[0]", "\"\"\" is not allowed")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "targetFlags": ["a\\b"] } }""", "jobs[0].targetFlags[0]", "\"\\\" is not allowed")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "targetFlags": ["[x]"] } }""", "jobs[0].targetFlags[0]", "\"]\" is not allowed")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "targetFlags": ["café"] } }""", "jobs[0].targetFlags[0]", "U+00E9 is not allowed")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "targetFlags": ["a\u0007"] } }""", "jobs[0].targetFlags[0]", "U+0007 is not allowed")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "targetFlags": ["a\u007F"] } }""", "jobs[0].targetFlags[0]", "U+007F is not allowed")]
     [InlineData("""{ "jobs[0]": { "targt": "new" } }""", "jobs[0].targt", "unknown property \"targt\"; did you mean \"target\"?")]
     // root
     [InlineData("""{ "": { "jobs": [] } }""", "jobs", "must contain at least one job")]
@@ -189,6 +211,25 @@ public sealed class ConfigValidationTests
 
         Assert.Equal(
             ["accounts.old.retryAttempts: must be between 0 and 20", "accounts.old.retryDelaySeconds: must be between 1 and 600"],
+            result.Errors.Select(e => e.ToString()));
+    }
+
+    [Fact]
+    public void Every_bad_target_flag_is_reported_at_its_own_index()
+    {
+        var result = ConfigJson.ParsePatched("""
+            { "accounts.old": { "protocol": "pop3" },
+              "jobs[0]": { "targetFlags": ["\\Seen", "\\Deleted", 3, "\\seen", "bad flag", "$Ok"] } }
+            """);
+
+        Assert.Null(result.Config);
+        Assert.Equal(
+            [
+                "jobs[0].targetFlags[1]: \"\\Deleted\" cannot be set: it would mark every copy for removal at the target's next expunge",
+                "jobs[0].targetFlags[2]: must be a string",
+                "jobs[0].targetFlags[3]: \"\\Seen\" is given more than once (also at jobs[0].targetFlags[0])",
+                "jobs[0].targetFlags[4]: \"bad flag\" is not a valid IMAP keyword: a space is not allowed (a keyword is printable ASCII without spaces or any of ( ) { % * \" \\ ])",
+            ],
             result.Errors.Select(e => e.ToString()));
     }
 
