@@ -29,11 +29,13 @@ internal static class CliApp
             parse.GetValue(verbose))).ExecuteAsync(cancellationToken));
 
         var root = new RootCommand("""
-            mailsync: migrate and back up IMAP mailboxes, resumably and without duplicates.
+            mailsync: migrate and back up IMAP and POP3 mailboxes into IMAP, resumably and without duplicates.
 
             Exit codes: 0 everything copied; 2 configuration or usage error; 3 some messages were not
             copied (see the summary/report); 4 authentication, TLS or connection error; 5 checkpoint
-            ledger unusable (damaged, newer, or the job is already running); 130 interrupted; 1 other error.
+            ledger unusable (damaged, newer, or the job is already running); 6 a server asked to come
+            back later (mailbox in use, login delay) and retries ran out: run again later;
+            130 interrupted; 1 other error.
             """)
         {
             run,

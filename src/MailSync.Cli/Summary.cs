@@ -29,11 +29,28 @@ internal static class Summary
             if (job.Error is not null)
                 console.MarkupLine($"  [red]{Markup.Escape(job.Error)}[/]");
             foreach (var failure in job.Failures.Take(20))
-                console.MarkupLine($"  not copied: {Markup.Escape(failure.SourceFolder)} UID {failure.SourceUid} <{Markup.Escape(failure.MessageId ?? "no Message-ID")}>: {Markup.Escape(failure.Reason)}");
+            {
+                var which = failure.SourceKey is { } key ? $"POP3 message {key}" : $"{failure.SourceFolder} UID {failure.SourceUid}";
+                console.MarkupLine($"  not copied: {Markup.Escape(which)} <{Markup.Escape(failure.MessageId ?? "no Message-ID")}>: {Markup.Escape(failure.Reason)}");
+            }
+
             if (job.Failures.Count > 20)
                 console.MarkupLine($"  … and {job.Failures.Count - 20} more (see --report)");
+            foreach (var f in job.Folders.Where(f => f.SourceIdentity is not null))
+            {
+                var dates = string.Join(", ", f.DateSources.Select(d => $"{d.Value} from {DateRule(d.Key)}"));
+                console.MarkupLine($"  POP3 messages known by {Markup.Escape(f.SourceIdentity!)}; dates: {Markup.Escape(dates.Length == 0 ? "nothing copied" : dates)}; deleted from the server: {f.DeletedFromSource}");
+            }
+
             foreach (var f in job.Folders.Where(f => f.DroppedKeywords.Count > 0))
                 console.MarkupLine($"  [yellow]keywords refused by {Markup.Escape(f.TargetFolder)}:[/] {Markup.Escape(string.Join(", ", f.DroppedKeywords.Select(k => $"{k.Key} ({k.Value})")))}");
         }
     }
+
+    private static string DateRule(string source) => source switch
+    {
+        "Received" => "Received:",
+        "Date" => "Date: (no usable Received:)",
+        _ => "retrieval time (no usable Received: or Date:)",
+    };
 }

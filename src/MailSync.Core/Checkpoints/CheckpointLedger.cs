@@ -12,7 +12,8 @@ namespace MailSync.Core.Checkpoints;
 public sealed class CheckpointLedger : IDisposable
 {
     /// <summary>The schema this build writes; older ones are migrated forward, newer ones refused.</summary>
-    public const int SchemaVersion = 1;
+    /// <remarks>v2 added the POP3 columns: source_key (UIDL or fingerprint), date_source, source_deleted_utc.</remarks>
+    public const int SchemaVersion = 2;
 
     private readonly SqliteConnection _connection;
 
@@ -46,7 +47,7 @@ public sealed class CheckpointLedger : IDisposable
             if (isNew)
                 ledger.CreateSchema();
             else
-                ledger.CheckExisting();
+                ledger.MigrateForward(ledger.CheckExisting());
             ledger.Execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
             return ledger;
         }
@@ -98,11 +99,32 @@ public sealed class CheckpointLedger : IDisposable
                 PRIMARY KEY (pair_id, source_uid)) WITHOUT ROWID;
             CREATE INDEX messages_state ON messages (pair_id, state);
             """, tx);
+        AddVersion2(tx);
         Execute($"INSERT INTO meta (key, value) VALUES ('schema_version', '{SchemaVersion}'), ('application', 'mailsync');", tx);
         tx.Commit();
     }
 
-    private void CheckExisting()
+    // POP3 messages are known by a string (UIDL or fingerprint); they get a per-pair number in
+    // source_uid so that matching, reconciliation and reporting stay one code path.
+    private void AddVersion2(SqliteTransaction tx) => Execute("""
+        ALTER TABLE messages ADD COLUMN source_key TEXT;
+        ALTER TABLE messages ADD COLUMN date_source TEXT;
+        ALTER TABLE messages ADD COLUMN source_deleted_utc TEXT;
+        CREATE UNIQUE INDEX messages_source_key ON messages (pair_id, source_key) WHERE source_key IS NOT NULL;
+        """, tx);
+
+    private void MigrateForward(int found)
+    {
+        if (found >= SchemaVersion)
+            return;
+        using var tx = _connection.BeginTransaction();
+        if (found < 2)
+            AddVersion2(tx);
+        Execute($"UPDATE meta SET value = '{SchemaVersion}' WHERE key = 'schema_version';", tx);
+        tx.Commit();
+    }
+
+    private int CheckExisting()
     {
         var check = Scalar("PRAGMA quick_check;") as string;
         if (check != "ok")
@@ -113,6 +135,7 @@ public sealed class CheckpointLedger : IDisposable
             throw new LedgerException($"{Path} is an SQLite database but not a MailSync checkpoint ledger; it was left untouched. Pass another --state path");
         if (found > SchemaVersion)
             throw new LedgerException($"the checkpoint database {Path} has schema version {found}, written by a newer MailSync (this one reads up to {SchemaVersion}); upgrade MailSync");
+        return found;
     }
 
     public FolderPairState GetOrCreatePair(string job, string sourceFolder, string targetFolder)
@@ -158,7 +181,8 @@ public sealed class CheckpointLedger : IDisposable
         var result = new Dictionary<uint, MessageRecord>();
         using var cmd = Command("""
             SELECT source_uid, target_uid, state, message_id, internal_date, source_size, target_size,
-                   source_flags, target_flags, target_uidnext_before, attempts, last_error
+                   source_flags, target_flags, target_uidnext_before, attempts, last_error,
+                   source_key, date_source, source_deleted_utc
             FROM messages WHERE pair_id = $p;
             """, null, ("$p", pairId));
         using var r = cmd.ExecuteReader();
@@ -176,7 +200,12 @@ public sealed class CheckpointLedger : IDisposable
                 r.GetString(8),
                 (uint)r.GetInt64(9),
                 r.GetInt32(10),
-                r.IsDBNull(11) ? null : r.GetString(11));
+                r.IsDBNull(11) ? null : r.GetString(11))
+            {
+                SourceKey = r.IsDBNull(12) ? null : r.GetString(12),
+                DateSource = r.IsDBNull(13) ? null : r.GetString(13),
+                SourceDeletedUtc = r.IsDBNull(14) ? null : DateTimeOffset.Parse(r.GetString(14), CultureInfo.InvariantCulture),
+            };
             result[record.SourceUid] = record;
         }
 
@@ -196,11 +225,12 @@ public sealed class CheckpointLedger : IDisposable
             Execute("DELETE FROM messages WHERE pair_id = $p;", tx, ("$p", pairId));
         using var cmd = Command("""
             INSERT OR REPLACE INTO messages (pair_id, source_uid, target_uid, state, message_id, internal_date, source_size,
-                target_size, source_flags, target_flags, target_uidnext_before, attempts, last_error, updated_utc)
-            VALUES ($p, $su, $tu, $st, $mid, $d, $ss, $ts, $sf, $tf, $before, $a, $err, $now);
+                target_size, source_flags, target_flags, target_uidnext_before, attempts, last_error, updated_utc,
+                source_key, date_source, source_deleted_utc)
+            VALUES ($p, $su, $tu, $st, $mid, $d, $ss, $ts, $sf, $tf, $before, $a, $err, $now, $key, $ds, $del);
             """, tx);
         var p = new Dictionary<string, SqliteParameter>();
-        foreach (var name in new[] { "$p", "$su", "$tu", "$st", "$mid", "$d", "$ss", "$ts", "$sf", "$tf", "$before", "$a", "$err", "$now" })
+        foreach (var name in new[] { "$p", "$su", "$tu", "$st", "$mid", "$d", "$ss", "$ts", "$sf", "$tf", "$before", "$a", "$err", "$now", "$key", "$ds", "$del" })
             p[name] = cmd.Parameters.Add(new SqliteParameter(name, null));
         var now = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture);
         foreach (var m in records)
@@ -219,6 +249,9 @@ public sealed class CheckpointLedger : IDisposable
             p["$a"].Value = m.Attempts;
             p["$err"].Value = (object?)m.LastError ?? DBNull.Value;
             p["$now"].Value = now;
+            p["$key"].Value = (object?)m.SourceKey ?? DBNull.Value;
+            p["$ds"].Value = (object?)m.DateSource ?? DBNull.Value;
+            p["$del"].Value = (object?)m.SourceDeletedUtc?.ToString("O", CultureInfo.InvariantCulture) ?? DBNull.Value;
             cmd.ExecuteNonQuery();
         }
 
@@ -239,6 +272,24 @@ public sealed class CheckpointLedger : IDisposable
         }
 
         tx.Commit();
+    }
+
+    /// <summary>
+    /// Target UIDs that any job in this ledger has recorded in <paramref name="targetFolder"/>
+    /// (same name and UIDVALIDITY, so the same mailbox). Reconciliation must not claim them for
+    /// another pending row: two jobs filling one folder could otherwise take each other's copies.
+    /// </summary>
+    public HashSet<uint> ClaimedTargetUids(string targetFolder, uint targetUidValidity)
+    {
+        var result = new HashSet<uint>();
+        using var cmd = Command("""
+            SELECT m.target_uid FROM messages m JOIN folder_pairs p ON p.id = m.pair_id
+            WHERE p.target_folder = $t AND p.target_uidvalidity = $v AND m.state = 'copied' AND m.target_uid IS NOT NULL;
+            """, null, ("$t", targetFolder), ("$v", (long)targetUidValidity));
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+            result.Add((uint)r.GetInt64(0));
+        return result;
     }
 
     public void Dispose() => _connection.Dispose();

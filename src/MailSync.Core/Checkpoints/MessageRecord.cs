@@ -18,4 +18,14 @@ public sealed record MessageRecord(
     string TargetFlags,
     uint TargetUidNextBefore,
     int Attempts,
-    string? LastError);
+    string? LastError)
+{
+    /// <summary>POP3 only: the UIDL, or "fp:" and a hash of the headers and size when the server has no UIDL.</summary>
+    public string? SourceKey { get; init; }
+
+    /// <summary>POP3 only: which rule gave the INTERNALDATE (see <c>Sync.ArrivalDate</c>).</summary>
+    public string? DateSource { get; init; }
+
+    /// <summary>POP3 only: when the server confirmed (QUIT) the deletion of the source message.</summary>
+    public DateTimeOffset? SourceDeletedUtc { get; init; }
+}

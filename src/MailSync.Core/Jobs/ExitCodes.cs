@@ -9,6 +9,9 @@ public static class ExitCodes
     public const int MessagesFailed = 3;
     public const int AccountError = 4;
     public const int LedgerError = 5;
+
+    /// <summary>A server said "later" (POP3 [IN-USE], [LOGIN-DELAY], [SYS/TEMP]) and retries ran out: run again later.</summary>
+    public const int TemporaryFailure = 6;
     public const int Interrupted = 130;
 
     /// <summary>The most serious outcome among the jobs decides.</summary>
@@ -19,6 +22,7 @@ public static class ExitCodes
         if (statuses.Contains(JobStatus.LedgerFailed)) return LedgerError;
         if (statuses.Contains(JobStatus.AccountFailed)) return AccountError;
         if (statuses.Contains(JobStatus.Failed)) return InternalError;
+        if (statuses.Contains(JobStatus.TemporarilyUnavailable)) return TemporaryFailure;
         if (statuses.Contains(JobStatus.CompletedWithFailures)) return MessagesFailed;
         return Success;
     }

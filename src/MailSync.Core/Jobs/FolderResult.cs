@@ -22,6 +22,18 @@ public sealed class FolderResult
     /// <summary>UIDNEXT and HIGHESTMODSEQ unchanged since the last complete run: not even listed.</summary>
     public bool Unchanged { get; set; }
 
+    /// <summary>POP3 only: how messages are known across runs, "UIDL" or "fingerprint" (the server has no UIDL).</summary>
+    public string? SourceIdentity { get; set; }
+
+    /// <summary>POP3 only: how many copies of this run got their INTERNALDATE from each rule (see ArrivalDateSource).</summary>
+    public Dictionary<string, int> DateSources { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>POP3 only: the copies of this run whose date did not come from a Received: header, by message.</summary>
+    public List<DatedMessage> DatedWithoutReceived { get; } = [];
+
+    /// <summary>POP3 only: messages deleted from the server in this run (their copies were confirmed first).</summary>
+    public int DeletedFromSource { get; set; }
+
     /// <summary>Keywords the target folder refused, by name, with how many messages lost each.</summary>
     public Dictionary<string, int> DroppedKeywords { get; } = new(StringComparer.Ordinal);
 }

@@ -1,12 +1,15 @@
 using System.Diagnostics;
 using MailKit;
 using MailKit.Net.Imap;
+using MailKit.Net.Pop3;
 using MailKit.Security;
 using MailSync.Core.Checkpoints;
 using MailSync.Core.Config;
 using MailSync.Core.Mapping;
 using MailSync.Core.Stores;
 using MailSync.Core.Stores.Imap;
+using MailSync.Core.Stores.Pop3;
+using MailSync.Core.Resilience;
 using MailSync.Core.Sync;
 using Serilog;
 
@@ -56,18 +59,37 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer)
             using var jobLock = JobLock.Acquire(ledger.Path, job.Name);
             var sourceAccount = config.Accounts[job.Source];
             var targetAccount = config.Accounts[job.Target];
-            if (sourceAccount.Protocol != Protocol.Imap)
-                throw new ConfigException($"job \"{job.Name}\": POP3 sources are not supported by this version yet");
-
-            await using var source = new ImapStore(ToEndpoint(sourceAccount));
             await using var target = new ImapStore(ToEndpoint(targetAccount));
-            log.Information("{Job}: connecting to {Source} and {Target}", job.Name, source.Endpoint, target.Endpoint);
-            await source.ConnectAsync(cancellationToken).ConfigureAwait(false);
-            await target.ConnectAsync(cancellationToken).ConfigureAwait(false);
+            if (sourceAccount.Protocol == Protocol.Pop3)
+            {
+                await using var mailbox = new Pop3Mailbox(ToEndpoint(sourceAccount));
+                log.Information("{Job}: connecting to {Target} and POP3 {Source}", job.Name, target.Endpoint, mailbox.Endpoint);
+                // The target first: a POP3 session may lock the maildrop, so it is held no longer than needed.
+                await target.ConnectAsync(cancellationToken).ConfigureAwait(false);
+                await RetryPipelines.Login($"{job.Name}: POP3 {mailbox.Endpoint}", sourceAccount.RetryAttempts, TimeSpan.FromSeconds(sourceAccount.RetryDelaySeconds), log)
+                    .ExecuteAsync(async ct => await mailbox.ConnectAsync(ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+                var settings = new Pop3JobSettings
+                {
+                    TargetFolder = job.TargetFolder,
+                    TargetFlags = job.TargetFlags,
+                    DeleteFromSource = job.DeleteFromSource,
+                    DeleteOlderThanDays = job.DeleteOlderThanDays,
+                };
+                var engine = new Pop3MigrationEngine(job.Name, mailbox, target, ledger, options, settings, observer, log);
+                await engine.RunAsync(result, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await using var source = new ImapStore(ToEndpoint(sourceAccount));
+                log.Information("{Job}: connecting to {Source} and {Target}", job.Name, source.Endpoint, target.Endpoint);
+                await source.ConnectAsync(cancellationToken).ConfigureAwait(false);
+                await target.ConnectAsync(cancellationToken).ConfigureAwait(false);
 
-            var mapping = new FolderMappingOptions(job.Include, job.Exclude, job.Renames, job.TargetPrefix);
-            var engine = new MigrationEngine(job.Name, source, target, ledger, options, observer, log);
-            await engine.RunAsync(mapping, result, cancellationToken).ConfigureAwait(false);
+                var mapping = new FolderMappingOptions(job.Include, job.Exclude, job.Renames, job.TargetPrefix);
+                var engine = new MigrationEngine(job.Name, source, target, ledger, options, observer, log);
+                await engine.RunAsync(mapping, result, cancellationToken).ConfigureAwait(false);
+            }
+
             result.Status = result.Failures.Count > 0 ? JobStatus.CompletedWithFailures : JobStatus.Succeeded;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -80,12 +102,18 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer)
             result.Status = JobStatus.LedgerFailed;
             result.Error = ex.Message;
         }
+        catch (ServerBusyException ex)
+        {
+            result.Status = JobStatus.TemporarilyUnavailable;
+            result.Error = $"{ex.Message}; nothing was lost, run again later";
+        }
         catch (Exception ex) when (ex is StoreConnectException or ConfigException)
         {
             result.Status = JobStatus.AccountFailed;
             result.Error = ex.Message;
         }
-        catch (Exception ex) when (ex is IOException or ImapProtocolException or ServiceNotConnectedException or ImapCommandException or FolderNotFoundException)
+        catch (Exception ex) when (ex is IOException or ImapProtocolException or ServiceNotConnectedException or ImapCommandException or FolderNotFoundException
+            or Pop3ProtocolException or Pop3CommandException)
         {
             // Anything in flight stays pending in the ledger and is reconciled on the next run.
             result.Status = JobStatus.Failed;
@@ -98,7 +126,7 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer)
         return result;
     }
 
-    internal static ImapEndpoint ToEndpoint(AccountConfig account) => new(
+    internal static MailEndpoint ToEndpoint(AccountConfig account) => new(
         account.Host,
         account.Port,
         account.Security switch
@@ -108,8 +136,9 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer)
             _ => SecureSocketOptions.None,
         },
         account.User,
-        account.Password?.Resolve() ?? string.Empty,
-        account.AuthMechanism,
+        // With an OAuth2 token configured the token is the secret, sent by XOAUTH2 only.
+        account.OAuth2Token is { } token ? token.Resolve() : account.Password!.Resolve(),
+        account.OAuth2Token is not null ? "XOAUTH2" : account.AuthMechanism,
         account.TrustAnyCertificate,
         account.CertificateFingerprint,
         TimeSpan.FromSeconds(account.TimeoutSeconds));

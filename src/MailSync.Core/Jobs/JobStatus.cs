@@ -9,4 +9,7 @@ public enum JobStatus
     LedgerFailed,
     Interrupted,
     Failed,
+
+    /// <summary>The server asked to come back later (mailbox in use, login delay) and retries ran out; nothing was lost.</summary>
+    TemporarilyUnavailable,
 }

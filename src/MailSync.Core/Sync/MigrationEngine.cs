@@ -25,7 +25,7 @@ public sealed class MigrationEngine(
     IMigrationObserver observer,
     ILogger log)
 {
-    private static readonly FormatOptions AppendFormat = CreateAppendFormat();
+    private readonly TargetWriter _writer = new(job, target, ledger, log);
 
     public async Task RunAsync(FolderMappingOptions mapping, JobResult result, CancellationToken cancellationToken)
     {
@@ -42,7 +42,7 @@ public sealed class MigrationEngine(
             log.Debug("{Job}: folder {Folder} skipped: {Reason}", job, excluded.SourcePath, excluded.Reason);
 
         if (!options.DryRun)
-            await EnsureTargetFoldersAsync(map, targetFolders, cancellationToken).ConfigureAwait(false);
+            await _writer.EnsureFoldersAsync(map, targetFolders, cancellationToken).ConfigureAwait(false);
 
         var existingTargets = targetFolders.Select(f => f.FullName).Append("INBOX").ToHashSet(StringComparer.Ordinal);
         foreach (var folder in map.Mappings.Where(m => m.Source.Selectable))
@@ -52,21 +52,6 @@ public sealed class MigrationEngine(
             result.Folders.Add(folderResult);
             await CopyFolderAsync(folder, existingTargets.Contains(folder.TargetName), folderResult, result, cancellationToken).ConfigureAwait(false);
             observer.FolderFinished(job, folderResult);
-        }
-    }
-
-    private async Task EnsureTargetFoldersAsync(FolderMapResult map, IReadOnlyList<FolderInfo> existing, CancellationToken cancellationToken)
-    {
-        var byName = existing.ToDictionary(f => f.FullName, StringComparer.Ordinal);
-        foreach (var folder in map.TargetFoldersToCreate)
-        {
-            var name = folder.TargetName;
-            var exists = byName.TryGetValue(name, out var found) || string.Equals(name, "INBOX", StringComparison.OrdinalIgnoreCase);
-            var subscribed = found?.Subscribed ?? false;
-            if (exists && (!folder.Subscribe || subscribed))
-                continue;
-            log.Information("{Job}: {Action} target folder {Folder}", job, exists ? "subscribing" : "creating", name);
-            await target.EnsureFolderAsync(name, folder.Subscribe, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -89,7 +74,7 @@ public sealed class MigrationEngine(
         if (!options.DryRun)
         {
             await RepairAfterValidityChangeAsync(pair, records, sourceStatus, targetStatus, result, cancellationToken).ConfigureAwait(false);
-            folderResult.Reconciled += await ReconcilePendingAsync(pair, records, cancellationToken).ConfigureAwait(false);
+            folderResult.Reconciled += await _writer.ReconcilePendingAsync(pair, records, cancellationToken).ConfigureAwait(false);
         }
 
         if (pair.CompletedUtc is not null && pair.SourceUidNext == sourceStatus.UidNext
@@ -99,7 +84,8 @@ public sealed class MigrationEngine(
             // Nothing arrived and nothing changed since the last complete pass: skip without listing.
             folderResult.Unchanged = true;
             folderResult.AlreadyCopied = records.Values.Count(r => r.State == MessageState.Copied);
-            folderResult.Failed = records.Values.Count(r => r.State == MessageState.Failed);
+            foreach (var failed in records.Values.Where(r => r.State == MessageState.Failed))
+                ReportEarlierFailure(folder, failed, folderResult, result);
             observer.FolderStarted(job, sourceName, targetName, 0, 0);
             return;
         }
@@ -113,7 +99,7 @@ public sealed class MigrationEngine(
             else if (record.State == MessageState.Copied)
                 folderResult.AlreadyCopied++;
             else if (record.State == MessageState.Failed)
-                folderResult.Failed++;
+                ReportEarlierFailure(folder, record, folderResult, result);
         }
 
         observer.FolderStarted(job, sourceName, targetName, toCopy.Count, toCopy.Sum(m => m.Size));
@@ -122,7 +108,7 @@ public sealed class MigrationEngine(
             return;
 
         var uidNext = targetStatus.UidNext;
-        foreach (var batch in Batch(toCopy))
+        foreach (var batch in Batches.Of(toCopy, m => m.Size, options.BatchMessages, options.BatchBytes))
         {
             cancellationToken.ThrowIfCancellationRequested();
             uidNext = await CopyBatchAsync(pair, folder, targetStatus, batch, uidNext, folderResult, result, cancellationToken).ConfigureAwait(false);
@@ -135,27 +121,6 @@ public sealed class MigrationEngine(
         pair.TargetUidNext = uidNext;
         pair.CompletedUtc = DateTimeOffset.UtcNow;
         ledger.SavePair(pair);
-    }
-
-    private IEnumerable<List<MessageInfo>> Batch(IEnumerable<MessageInfo> messages)
-    {
-        var batch = new List<MessageInfo>();
-        long bytes = 0;
-        foreach (var message in messages)
-        {
-            if (batch.Count > 0 && (batch.Count >= options.BatchMessages || bytes + message.Size > options.BatchBytes))
-            {
-                yield return batch;
-                batch = [];
-                bytes = 0;
-            }
-
-            batch.Add(message);
-            bytes += message.Size;
-        }
-
-        if (batch.Count > 0)
-            yield return batch;
     }
 
     private async Task<uint> CopyBatchAsync(
@@ -201,7 +166,8 @@ public sealed class MigrationEngine(
             if (items.Count == 0)
                 return uidNext;
 
-            var done = await AppendAsync(folder, items, intents, uidNext, folderResult, result, cancellationToken).ConfigureAwait(false);
+            var done = await _writer.AppendAsync(
+                pair, items, intents, uidNext, (intent, reason) => RecordFailure(folder, intent, reason, folderResult, result), cancellationToken).ConfigureAwait(false);
             ledger.Save(pair.Id, done);
 
             var copied = done.Where(r => r.State == MessageState.Copied).ToList();
@@ -220,59 +186,14 @@ public sealed class MigrationEngine(
         }
     }
 
-    /// <summary>Appends a batch; on a refusal of the whole batch, retries one by one to find the culprits.</summary>
-    private async Task<List<MessageRecord>> AppendAsync(
-        FolderMapping folder, List<AppendItem> items, List<MessageRecord> intents, uint uidNext,
-        FolderResult folderResult, JobResult result, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var uids = await target.AppendAsync(folder.TargetName, items, cancellationToken).ConfigureAwait(false);
-            if (uids.Any(u => u is null))
-            {
-                // No APPENDUID (no UIDPLUS): learn the new UIDs by content, as after a crash.
-                var byUid = intents.ToDictionary(r => r.SourceUid);
-                await ReconcileAsync(intents, byUid, uidNext, cancellationToken).ConfigureAwait(false);
-                return byUid.Values.ToList();
-            }
-
-            return intents.Select((r, i) => r with { State = MessageState.Copied, TargetUid = uids[i], Attempts = r.Attempts + 1 }).ToList();
-        }
-        catch (TargetRefusedException refused) when (items.Count > 1)
-        {
-            // MULTIAPPEND is all or nothing: nothing was stored, so each message can go alone.
-            log.Debug("{Job}: batch refused ({Reason}); appending one by one", job, refused.ServerText);
-            var done = new List<MessageRecord>();
-            for (var i = 0; i < items.Count; i++)
-                done.AddRange(await AppendAsync(folder, [items[i]], [intents[i]], uidNext, folderResult, result, cancellationToken).ConfigureAwait(false));
-            return done;
-        }
-        catch (TargetRefusedException refused)
-        {
-            var intent = intents[0];
-            var reason = $"refused by the target: {refused.ServerText}";
-            RecordFailure(folder, intent, reason, folderResult, result);
-            return [intent with { State = MessageState.Failed, LastError = reason, Attempts = intent.Attempts + 1 }];
-        }
-    }
-
     private string? Prepare(MessageInfo message, Stream? spool, FolderStatus targetStatus, FolderResult folderResult, JobResult result, out AppendItem? item, out long targetSize)
     {
         item = null;
-        targetSize = 0;
-        if (spool is null)
-            return "the source did not return the message body";
-        if (ContainsNul(spool))
-            return "contains NUL bytes, which IMAP APPEND cannot carry without BINARY (RFC 3516)";
-
-        var mime = RawMessage.Create(spool, out var shape);
+        var failure = TargetWriter.Prepare(spool, out var mime, out var shape, out targetSize);
+        if (failure is not null)
+            return failure;
         if (shape == RawMessage.Shape.EmptyHeaderAdded)
             Warn(result, $"{folderResult.SourceFolder} UID {message.Uid}: no readable header; copied as a body behind an empty header block");
-        using (var measure = new MeasuringStream())
-        {
-            mime.WriteTo(AppendFormat, measure);
-            targetSize = measure.Length;
-        }
 
         var keywords = new List<string>();
         foreach (var keyword in message.Keywords)
@@ -287,22 +208,8 @@ public sealed class MigrationEngine(
             }
         }
 
-        item = new AppendItem(mime, message.Flags & FlagText.Settable, keywords, message.InternalDate);
+        item = new AppendItem(mime!, message.Flags & FlagText.Settable, keywords, message.InternalDate);
         return null;
-    }
-
-    private static bool ContainsNul(Stream stream)
-    {
-        stream.Position = 0;
-        var buffer = new byte[65536];
-        int read;
-        while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
-        {
-            if (buffer.AsSpan(0, read).Contains((byte)0))
-                return true;
-        }
-
-        return false;
     }
 
     private async Task RepairAfterValidityChangeAsync(
@@ -331,11 +238,9 @@ public sealed class MigrationEngine(
 
         if (targetChanged)
         {
-            var summaries = await target.FetchSummariesAsync(1, cancellationToken).ConfigureAwait(false);
-            var landed = rows.Where(r => r.State is MessageState.Copied or MessageState.Pending).ToList();
-            var matched = ContentMatcher.Match(landed, r => new ContentKey(r.MessageId ?? string.Empty, r.InternalDateUnix, r.TargetSize), summaries, s => s.Size);
-            var repaired = matched.Select(m => m.Wanted with { State = MessageState.Copied, TargetUid = m.Match.Uid }).ToList();
-            Warn(result, $"{pair.TargetFolder}: target UIDVALIDITY changed ({pair.TargetUidValidity} -> {targetStatus.UidValidity}); found {repaired.Count} of {landed.Count} copied messages again by content; the rest will be copied again");
+            var landed = rows.Count(r => r.State is MessageState.Copied or MessageState.Pending);
+            var repaired = await _writer.FindAgainAsync(rows, cancellationToken).ConfigureAwait(false);
+            Warn(result, $"{pair.TargetFolder}: target UIDVALIDITY changed ({pair.TargetUidValidity} -> {targetStatus.UidValidity}); found {repaired.Count} of {landed} copied messages again by content; the rest will be copied again");
             rows = repaired.Concat(rows.Where(r => r.State == MessageState.Failed)).ToList();
         }
 
@@ -350,38 +255,6 @@ public sealed class MigrationEngine(
         ledger.SavePair(pair);
     }
 
-    /// <summary>Resolves intents left pending by an interrupted run; returns how many had in fact landed.</summary>
-    private async Task<int> ReconcilePendingAsync(FolderPairState pair, Dictionary<uint, MessageRecord> records, CancellationToken cancellationToken)
-    {
-        var pending = records.Values.Where(r => r.State == MessageState.Pending).ToList();
-        if (pending.Count == 0)
-            return 0;
-        var from = pending.Min(r => r.TargetUidNextBefore);
-        var landed = await ReconcileAsync(pending, records, from, cancellationToken).ConfigureAwait(false);
-        ledger.Save(pair.Id, pending.Where(p => records.ContainsKey(p.SourceUid)).Select(p => records[p.SourceUid]));
-        ledger.Delete(pair.Id, pending.Where(p => !records.ContainsKey(p.SourceUid)).Select(p => p.SourceUid));
-        log.Information("{Job}: {Folder}: {Pending} interrupted APPENDs reconciled: {Landed} had landed, {Missing} will be appended again",
-            job, pair.TargetFolder, pending.Count, landed, pending.Count - landed);
-        return landed;
-    }
-
-    /// <summary>
-    /// Looks at the target's messages from <paramref name="fromUid"/> on that no other ledger row
-    /// claims, pairs the pending rows with them by content, and drops from <paramref name="records"/>
-    /// the pending rows that never landed, so they are appended again.
-    /// </summary>
-    private async Task<int> ReconcileAsync(IReadOnlyList<MessageRecord> pending, Dictionary<uint, MessageRecord> records, uint fromUid, CancellationToken cancellationToken)
-    {
-        var claimed = records.Values.Where(r => r.State == MessageState.Copied && r.TargetUid is not null).Select(r => r.TargetUid!.Value).ToHashSet();
-        var candidates = (await target.FetchSummariesAsync(fromUid, cancellationToken).ConfigureAwait(false)).Where(c => !claimed.Contains(c.Uid));
-        var matched = ContentMatcher.Match(pending, r => new ContentKey(r.MessageId ?? string.Empty, r.InternalDateUnix, r.TargetSize), candidates, c => c.Size);
-        foreach (var (wanted, match) in matched)
-            records[wanted.SourceUid] = wanted with { State = MessageState.Copied, TargetUid = match.Uid, Attempts = wanted.Attempts + 1 };
-        foreach (var row in pending.Where(p => records[p.SourceUid].State == MessageState.Pending))
-            records.Remove(row.SourceUid);
-        return matched.Count;
-    }
-
     private void RecordFailure(FolderMapping folder, MessageInfo message, string reason, FolderResult folderResult, JobResult result)
         => RecordFailure(folder, NewRecord(message, MessageState.Failed, null, 0, 0, reason), reason, folderResult, result);
 
@@ -390,6 +263,16 @@ public sealed class MigrationEngine(
         folderResult.Failed++;
         result.Failures.Add(new MessageFailure(folder.Source.FullName, record.SourceUid, record.MessageId, record.SourceSize, reason));
         log.Warning("{Job}: {Folder} UID {Uid} not copied: {Reason}", job, folder.Source.FullName, record.SourceUid, reason);
+    }
+
+    /// <summary>
+    /// A message an earlier run could not copy is still not on the target: every run says so, so
+    /// that a script's exit code never reads "all copied" while one is missing.
+    /// </summary>
+    private static void ReportEarlierFailure(FolderMapping folder, MessageRecord record, FolderResult folderResult, JobResult result)
+    {
+        folderResult.Failed++;
+        result.Failures.Add(new MessageFailure(folder.Source.FullName, record.SourceUid, record.MessageId, record.SourceSize, $"{record.LastError} (recorded by an earlier run)"));
     }
 
     private void Warn(JobResult result, string warning)
@@ -401,13 +284,4 @@ public sealed class MigrationEngine(
     private static MessageRecord NewRecord(MessageInfo message, MessageState state, uint? targetUid, long targetSize, uint uidNextBefore, string? error)
         => new(message.Uid, targetUid, state, message.MessageId, message.InternalDate.ToUnixTimeSeconds(), message.Size, targetSize,
             FlagText.Format(message.Flags & FlagText.Settable, message.Keywords), string.Empty, uidNextBefore, 0, error);
-
-    private static FormatOptions CreateAppendFormat()
-    {
-        // What MailKit's APPEND writes (ImapFolder.CreateAppendOptions), so sizes measured here match the target's.
-        var format = FormatOptions.Default.Clone();
-        format.NewLineFormat = NewLineFormat.Dos;
-        format.EnsureNewLine = true;
-        return format;
-    }
 }

@@ -4,7 +4,6 @@ using MailSync.Core.Jobs;
 using MailSync.Core.Sync;
 using MailSync.Tests.Infrastructure;
 using MailSync.Tests.Support;
-using Microsoft.Data.Sqlite;
 using Xunit.Abstractions;
 
 namespace MailSync.Tests.Integration;
@@ -33,8 +32,8 @@ public sealed class ResumeTests(DovecotFixture fixture, ITestOutputHelper output
         var killedWithPending = 0;
         for (var i = 0; i < thresholds.Length; i++)
         {
-            using var process = StartCli(job);
-            var pendingSeen = await WaitForProgressAsync(job.StatePath, thresholds[i], requirePending: i % 2 == 1, process);
+            using var process = LedgerProgress.StartRun(job);
+            var pendingSeen = await LedgerProgress.WaitAsync(job.StatePath, thresholds[i], requirePending: i % 2 == 1, process);
             process.Kill();
             await process.WaitForExitAsync();
             killedWithPending += pendingSeen ? 1 : 0;
@@ -43,12 +42,8 @@ public sealed class ResumeTests(DovecotFixture fixture, ITestOutputHelper output
 
         Assert.True(killedWithPending >= 2, "at least two kills must land while an APPEND intent was pending");
 
-        using (var final = StartCli(job))
-        {
-            var stdout = final.StandardOutput.ReadToEndAsync();
-            await final.WaitForExitAsync();
-            Assert.True(final.ExitCode == ExitCodes.Success, $"final run exit {final.ExitCode}: {await stdout}");
-        }
+        var (finalCode, finalText) = await CliProcess.RunAsync("run", job.Path, "--state", job.StatePath);
+        Assert.True(finalCode == ExitCodes.Success, $"final run exit {finalCode}: {finalText}");
 
         // The same migration done in one go, into another user, is the reference end state.
         using var refJob = JobFile.Create(Server, source, Server, reference);
@@ -73,50 +68,4 @@ public sealed class ResumeTests(DovecotFixture fixture, ITestOutputHelper output
     /// <summary>Sorted content+date+flags fingerprints: equal lists mean no loss and no duplicate.</summary>
     private static List<string> Fingerprints(Mailbox.Folder folder)
         => folder.Messages.Select(m => $"{Convert.ToHexString(SHA256.HashData(m.Bytes))}|{m.InternalDate.ToUnixTimeSeconds()}|{m.Flags}").Order().ToList();
-
-    private static Process StartCli(JobFile job)
-    {
-        var process = CliProcess.Start("run", job.Path, "--state", job.StatePath);
-        // Drain stderr so the child never blocks on a full pipe.
-        _ = process.StandardError.ReadToEndAsync();
-        return process;
-    }
-
-    private static async Task<bool> WaitForProgressAsync(string ledger, int copied, bool requirePending, Process process)
-    {
-        var deadline = Stopwatch.StartNew();
-        _ = process.StandardOutput.ReadToEndAsync();
-        while (deadline.Elapsed < TimeSpan.FromSeconds(60))
-        {
-            var exited = process.HasExited;
-            var (done, pending) = Count(ledger);
-            if (done >= copied && (!requirePending || pending > 0))
-                return pending > 0;
-            Assert.False(exited, $"the run finished (exit {(exited ? process.ExitCode : 0)}) before reaching {copied} copied");
-            await Task.Delay(requirePending ? 1 : 10);
-        }
-
-        throw new TimeoutException($"no progress to {copied} copied within 60 s");
-    }
-
-    private static (long Copied, long Pending) Count(string ledger)
-    {
-        if (!File.Exists(ledger))
-            return (0, 0);
-        try
-        {
-            using var connection = new SqliteConnection($"Data Source={ledger};Mode=ReadOnly;Pooling=False");
-            connection.Open();
-            using var cmd = connection.CreateCommand();
-            cmd.CommandText = "SELECT coalesce(sum(state = 'copied'), 0), coalesce(sum(state = 'pending'), 0) FROM messages;";
-            using var r = cmd.ExecuteReader();
-            r.Read();
-            return (r.GetInt64(0), r.GetInt64(1));
-        }
-        catch (SqliteException)
-        {
-            // The schema may not exist yet in the first instants of the first run.
-            return (0, 0);
-        }
-    }
 }

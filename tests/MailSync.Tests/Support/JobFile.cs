@@ -18,10 +18,7 @@ public sealed class JobFile : IDisposable
 
     public static JobFile Create(DovecotServer sourceServer, TestUser source, DovecotServer targetServer, TestUser target, string jobExtras = "")
     {
-        var dir = System.IO.Directory.CreateTempSubdirectory("mailsync-job-").FullName;
-        File.WriteAllText(System.IO.Path.Combine(dir, "src.secret"), source.Password);
-        File.WriteAllText(System.IO.Path.Combine(dir, "dst.secret"), target.Password);
-        var json = $$"""
+        return Write(source, target, $$"""
             {
               "accounts": {
                 "src": { "protocol": "imap", "host": "127.0.0.1", "port": {{sourceServer.ImapPort}}, "security": "none", "user": "{{source.Name}}", "password": "file:src.secret" },
@@ -29,7 +26,36 @@ public sealed class JobFile : IDisposable
               },
               "jobs": [ { "name": "test", "mode": "migrate", "source": "src", "target": "dst"{{jobExtras}} } ]
             }
-            """;
+            """);
+    }
+
+    /// <summary>
+    /// A job file with a POP3 source account "pop" (plain POP3 on loopback unless
+    /// <paramref name="popAccount"/> says otherwise) and the IMAP target "dst".
+    /// </summary>
+    /// <param name="popAccount">JSON members for the POP3 account after "user"/"password", e.g. a port, security and pin.</param>
+    /// <param name="jobExtras">JSON members added to the job, each starting with a comma.</param>
+    public static JobFile CreatePop3(
+        DovecotServer popServer, TestUser source, DovecotServer targetServer, TestUser target, string jobExtras = "", string? popAccount = null)
+    {
+        popAccount ??= $"\"port\": {popServer.Pop3Port}, \"security\": \"none\"";
+        return Write(source, target, $$"""
+            {
+              "accounts": {
+                "pop": { "protocol": "pop3", "host": "127.0.0.1", "user": "{{source.Name}}", "password": "file:src.secret", {{popAccount}} },
+                "dst": { "protocol": "imap", "host": "127.0.0.1", "port": {{targetServer.ImapPort}}, "security": "none", "user": "{{target.Name}}", "password": "file:dst.secret" }
+              },
+              "jobs": [ { "name": "pop", "mode": "migrate", "source": "pop", "target": "dst"{{jobExtras}} } ]
+            }
+            """);
+    }
+
+    /// <summary>Writes <paramref name="json"/> as the job file, with the two users' passwords in src.secret and dst.secret.</summary>
+    public static JobFile Write(TestUser source, TestUser target, string json)
+    {
+        var dir = System.IO.Directory.CreateTempSubdirectory("mailsync-job-").FullName;
+        File.WriteAllText(System.IO.Path.Combine(dir, "src.secret"), source.Password);
+        File.WriteAllText(System.IO.Path.Combine(dir, "dst.secret"), target.Password);
         var path = System.IO.Path.Combine(dir, "jobs.json");
         File.WriteAllText(path, json);
         return new JobFile(dir, path);

@@ -12,12 +12,12 @@ namespace MailSync.Core.Stores.Imap;
 /// <summary>Opens and authenticates one <see cref="ImapClient"/>, mapping failures to <see cref="StoreConnectException"/>.</summary>
 internal static class ImapConnector
 {
-    public static async Task<ImapClient> ConnectAsync(ImapEndpoint endpoint, CancellationToken cancellationToken)
+    public static async Task<ImapClient> ConnectAsync(MailEndpoint endpoint, CancellationToken cancellationToken)
     {
         var client = new ImapClient
         {
             Timeout = (int)(endpoint.Timeout ?? TimeSpan.FromMinutes(2)).TotalMilliseconds,
-            ServerCertificateValidationCallback = (_, certificate, _, errors) => ValidateCertificate(endpoint, certificate, errors),
+            ServerCertificateValidationCallback = (_, certificate, _, errors) => ServerTrust.Validate(endpoint, certificate, errors),
         };
         try
         {
@@ -28,7 +28,7 @@ internal static class ImapConnector
 
             var credentials = new NetworkCredential(endpoint.User, endpoint.Password);
             if (endpoint.AuthMechanism is { } name)
-                await client.AuthenticateAsync(CreateMechanism(name, credentials), cancellationToken).ConfigureAwait(false);
+                await client.AuthenticateAsync(ServerTrust.CreateMechanism(name, credentials), cancellationToken).ConfigureAwait(false);
             else
                 await client.AuthenticateAsync(credentials, cancellationToken).ConfigureAwait(false);
             return client;
@@ -48,32 +48,4 @@ internal static class ImapConnector
             };
         }
     }
-
-    private static SaslMechanism CreateMechanism(string name, NetworkCredential credentials) => name.ToUpperInvariant() switch
-    {
-        "PLAIN" => new SaslMechanismPlain(credentials),
-        "LOGIN" => new SaslMechanismLogin(credentials),
-        "CRAM-MD5" => new SaslMechanismCramMd5(credentials),
-        "SCRAM-SHA-1" => new SaslMechanismScramSha1(credentials),
-        "SCRAM-SHA-256" => new SaslMechanismScramSha256(credentials),
-        // For XOAUTH2 and OAUTHBEARER the configured secret is the access token.
-        "XOAUTH2" => new SaslMechanismOAuth2(credentials),
-        "OAUTHBEARER" => new SaslMechanismOAuthBearer(credentials),
-        _ => throw new StoreConnectException($"unsupported authentication mechanism \"{name}\"", isAuthentication: true),
-    };
-
-    private static bool ValidateCertificate(ImapEndpoint endpoint, X509Certificate? certificate, SslPolicyErrors errors)
-    {
-        if (endpoint.TrustAnyCertificate)
-            return true;
-        if (endpoint.CertificateFingerprint is { } pin && certificate is not null)
-        {
-            var actual = Convert.ToHexString(SHA256.HashData(certificate.GetRawCertData()));
-            return string.Equals(actual, NormalizeFingerprint(pin), StringComparison.OrdinalIgnoreCase);
-        }
-
-        return errors == SslPolicyErrors.None;
-    }
-
-    internal static string NormalizeFingerprint(string pin) => pin.Replace(":", string.Empty, StringComparison.Ordinal).Trim();
 }

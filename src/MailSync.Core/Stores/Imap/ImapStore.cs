@@ -10,7 +10,7 @@ namespace MailSync.Core.Stores.Imap;
 /// One IMAP connection used as a source or a target. The only place that touches MailKit's
 /// <see cref="ImapClient"/>; like it, not thread-safe.
 /// </summary>
-public sealed class ImapStore(ImapEndpoint endpoint) : IMessageSource, IMessageTarget
+public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageTarget
 {
     private const MessageSummaryItems SummaryItems =
         MessageSummaryItems.UniqueId | MessageSummaryItems.Size | MessageSummaryItems.InternalDate |
@@ -20,7 +20,7 @@ public sealed class ImapStore(ImapEndpoint endpoint) : IMessageSource, IMessageT
     private IMailFolder? _current;
     private NamespaceInfo? _namespace;
 
-    public ImapEndpoint Endpoint { get; } = endpoint;
+    public MailEndpoint Endpoint { get; } = endpoint;
 
     public NamespaceInfo Namespace => _namespace ?? throw new InvalidOperationException("not connected");
 

@@ -92,5 +92,89 @@ public sealed class CheckpointLedgerTests : IDisposable
         using var again = JobLock.Acquire(path, "alice");
     }
 
+    [Fact]
+    public void A_version_1_ledger_is_migrated_forward_and_keeps_its_rows()
+    {
+        var path = PathOf("v1.db");
+        using (var c = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            // The v1 schema as released with issue 2, with one copied row.
+            cmd.CommandText = """
+                CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                CREATE TABLE folder_pairs (id INTEGER PRIMARY KEY, job TEXT NOT NULL, source_folder TEXT NOT NULL, target_folder TEXT NOT NULL,
+                    source_uidvalidity INTEGER NOT NULL DEFAULT 0, target_uidvalidity INTEGER NOT NULL DEFAULT 0, source_uidnext INTEGER NOT NULL DEFAULT 0,
+                    source_highestmodseq INTEGER NOT NULL DEFAULT 0, target_uidnext INTEGER NOT NULL DEFAULT 0, target_highestmodseq INTEGER NOT NULL DEFAULT 0,
+                    completed_utc TEXT, UNIQUE (job, source_folder, target_folder));
+                CREATE TABLE messages (pair_id INTEGER NOT NULL REFERENCES folder_pairs(id), source_uid INTEGER NOT NULL, target_uid INTEGER, state TEXT NOT NULL,
+                    message_id TEXT, internal_date INTEGER NOT NULL, source_size INTEGER NOT NULL, target_size INTEGER NOT NULL, source_flags TEXT NOT NULL,
+                    target_flags TEXT NOT NULL, target_uidnext_before INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, updated_utc TEXT NOT NULL,
+                    PRIMARY KEY (pair_id, source_uid)) WITHOUT ROWID;
+                CREATE INDEX messages_state ON messages (pair_id, state);
+                INSERT INTO meta VALUES ('schema_version', '1'), ('application', 'mailsync');
+                INSERT INTO folder_pairs (id, job, source_folder, target_folder) VALUES (1, 'job', 'INBOX', 'INBOX');
+                INSERT INTO messages VALUES (1, 7, 3, 'copied', 'id@x', 1000, 500, 510, '', '', 1, 1, NULL, '2026-01-01T00:00:00Z');
+                """;
+            cmd.ExecuteNonQuery();
+        }
+
+        using (var ledger = CheckpointLedger.Open(path))
+        {
+            var pair = ledger.GetOrCreatePair("job", "INBOX", "INBOX");
+            var row = Assert.Single(ledger.LoadMessages(pair.Id)).Value;
+            Assert.Equal((7u, 3u, MessageState.Copied, (string?)null), (row.SourceUid, row.TargetUid!.Value, row.State, row.SourceKey));
+            ledger.Save(pair.Id, [row with { SourceUid = 8, SourceKey = "UID8-1700000000", DateSource = "Received" }]);
+        }
+
+        using (var c = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "SELECT value FROM meta WHERE key = 'schema_version';";
+            Assert.Equal(CheckpointLedger.SchemaVersion.ToString(), cmd.ExecuteScalar());
+        }
+    }
+
+    [Fact]
+    public void Pop3_columns_round_trip_and_a_key_is_unique_within_a_pair()
+    {
+        var path = PathOf("pop3.db");
+        using var ledger = CheckpointLedger.Open(path);
+        var pair = ledger.GetOrCreatePair("pop", "INBOX", "INBOX");
+        var deleted = new DateTimeOffset(2026, 11, 22, 10, 0, 0, TimeSpan.Zero);
+        ledger.Save(pair.Id, [new MessageRecord(1, 5, MessageState.Copied, null, 1000, 500, 510, "", "\\Seen", 1, 1, null)
+        {
+            SourceKey = "000000014f2b6f3a", DateSource = "Date", SourceDeletedUtc = deleted,
+        }]);
+        var row = Assert.Single(ledger.LoadMessages(pair.Id)).Value;
+        Assert.Equal(("000000014f2b6f3a", "Date", deleted), (row.SourceKey, row.DateSource, row.SourceDeletedUtc));
+        // One row per key: saving the key under another number replaces the row, never adds a second.
+        ledger.Save(pair.Id, [row with { SourceUid = 2 }]);
+        Assert.Equal(2u, Assert.Single(ledger.LoadMessages(pair.Id)).Key);
+    }
+
+    [Fact]
+    public void Claimed_target_uids_span_every_job_filling_the_same_folder()
+    {
+        using var ledger = CheckpointLedger.Open(PathOf("claims.db"));
+        var pop = ledger.GetOrCreatePair("pop", "INBOX", "INBOX");
+        var imap = ledger.GetOrCreatePair("imap", "INBOX", "INBOX");
+        var elsewhere = ledger.GetOrCreatePair("imap", "Sent", "Sent");
+        foreach (var p in new[] { pop, imap, elsewhere })
+        {
+            p.TargetUidValidity = 77;
+            ledger.SavePair(p);
+        }
+
+        MessageRecord Row(uint source, uint? target, MessageState state) => new(source, target, state, null, 1, 1, 1, "", "", 1, 0, null);
+        ledger.Save(pop.Id, [Row(1, 10, MessageState.Copied), Row(2, null, MessageState.Pending)]);
+        ledger.Save(imap.Id, [Row(1, 11, MessageState.Copied), Row(2, null, MessageState.Failed)]);
+        ledger.Save(elsewhere.Id, [Row(1, 12, MessageState.Copied)]);
+
+        Assert.Equal([10u, 11u], ledger.ClaimedTargetUids("INBOX", 77).Order());
+        Assert.Empty(ledger.ClaimedTargetUids("INBOX", 78));
+    }
+
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 }

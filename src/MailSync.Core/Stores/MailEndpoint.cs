@@ -6,7 +6,7 @@ namespace MailSync.Core.Stores;
 /// Everything needed to open one authenticated connection. Kept apart from the job file's
 /// records so that stores never see configuration parsing, only resolved settings.
 /// </summary>
-public sealed record ImapEndpoint(
+public sealed record MailEndpoint(
     string Host,
     int Port,
     SecureSocketOptions Security,

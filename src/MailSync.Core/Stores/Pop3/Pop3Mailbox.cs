@@ -1,0 +1,231 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using MailKit;
+using MailKit.Net.Pop3;
+using MailKit.Security;
+using MailSync.Core.Resilience;
+
+namespace MailSync.Core.Stores.Pop3;
+
+/// <summary>
+/// One POP3 session used as a source: the only code that touches MailKit's <see cref="Pop3Client"/>.
+/// Deletion is explicit: DELE only through <see cref="DeleteAndQuitAsync"/>, and every other way
+/// out of the session (an error, <see cref="DisposeAsync"/>) drops the connection without QUIT, so
+/// the server forgets any mark (RFC 1939 §6: deletions happen only in the UPDATE state after QUIT).
+/// </summary>
+public sealed class Pop3Mailbox(MailEndpoint endpoint) : IAsyncDisposable
+{
+    /// <summary>TOP requests per pipelined batch when fingerprinting.</summary>
+    private const int HeaderBatch = 100;
+
+    private readonly LastReplyRecorder _replies = new();
+    private Pop3Client? _client;
+
+    public MailEndpoint Endpoint { get; } = endpoint;
+
+    /// <summary>False when the server has no UIDL and messages are known by fingerprint.</summary>
+    public bool HasUidl { get; private set; } = true;
+
+    private Pop3Client Client => _client ?? throw new InvalidOperationException("not connected");
+
+    public async Task ConnectAsync(CancellationToken cancellationToken)
+    {
+        if (_client is not null)
+        {
+            _client.Dispose();
+            _client = null;
+        }
+
+        var client = new Pop3Client(_replies)
+        {
+            Timeout = (int)(Endpoint.Timeout ?? TimeSpan.FromMinutes(2)).TotalMilliseconds,
+            ServerCertificateValidationCallback = (_, certificate, _, errors) => ServerTrust.Validate(Endpoint, certificate, errors),
+        };
+        try
+        {
+            await client.ConnectAsync(Endpoint.Host, Endpoint.Port, Endpoint.Security, cancellationToken).ConfigureAwait(false);
+            if (Endpoint.Security != SecureSocketOptions.None && !client.IsSecure)
+                throw new StoreConnectException($"{Endpoint}: the connection is not encrypted although {Endpoint.Security} was configured", isAuthentication: false);
+            _replies.Clear();
+            await AuthenticateAsync(client, cancellationToken).ConfigureAwait(false);
+            _client = client;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            var classified = Classify(ex, client);
+            client.Dispose();
+            throw classified;
+        }
+    }
+
+    /// <summary>
+    /// Every message with its identity. UIDL when the server has it; otherwise a hash of the
+    /// header block (TOP n 0) and the size, numbered when several messages share one.
+    /// </summary>
+    public async Task<IReadOnlyList<Pop3Listing>> ListAsync(CancellationToken cancellationToken)
+    {
+        var client = Client;
+        var count = await client.GetMessageCountAsync(cancellationToken).ConfigureAwait(false);
+        if (count == 0)
+            return [];
+        var sizes = await client.GetMessageSizesAsync(cancellationToken).ConfigureAwait(false);
+        IList<string> keys;
+        try
+        {
+            keys = await client.GetMessageUidsAsync(cancellationToken).ConfigureAwait(false);
+            HasUidl = true;
+        }
+        catch (NotSupportedException)
+        {
+            HasUidl = false;
+            keys = await FingerprintAsync(client, sizes, cancellationToken).ConfigureAwait(false);
+        }
+
+        // A UIDL must be unique (RFC 1939 §7), but a buggy server or two identical messages under
+        // fingerprinting can repeat one; the n-th repeat in message order gets "#n".
+        var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+        var result = new List<Pop3Listing>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var key = keys[i];
+            var n = seen[key] = seen.GetValueOrDefault(key) + 1;
+            result.Add(new Pop3Listing(i, sizes[i], n == 1 ? key : $"{key}#{n.ToString(CultureInfo.InvariantCulture)}"));
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// The messages at <paramref name="indexes"/>, in order, in one pipelined exchange where the
+    /// server supports it. MailKit holds each in memory, so callers bound the batch by bytes.
+    /// </summary>
+    public async Task<IList<Stream>> RetrieveAsync(IList<int> indexes, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await Client.GetStreamsAsync(indexes, headersOnly: false, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Pop3CommandException ex)
+        {
+            throw Classify(ex, _client);
+        }
+    }
+
+    /// <summary>
+    /// Marks the messages deleted and ends the session with QUIT, which makes the server delete
+    /// them. The caller must have recorded every one as safely copied before calling.
+    /// </summary>
+    public async Task DeleteAndQuitAsync(IList<int> indexes, CancellationToken cancellationToken)
+    {
+        var client = Client;
+        if (indexes.Count > 0)
+            await client.DeleteMessagesAsync(indexes, cancellationToken).ConfigureAwait(false);
+        await client.DisconnectAsync(quit: true, cancellationToken).ConfigureAwait(false);
+        client.Dispose();
+        _client = null;
+    }
+
+    /// <summary>Ends the session politely with nothing deleted: RSET clears any mark, then QUIT.</summary>
+    public async Task CloseAsync(CancellationToken cancellationToken)
+    {
+        var client = Client;
+        await client.ResetAsync(cancellationToken).ConfigureAwait(false);
+        await client.DisconnectAsync(quit: true, cancellationToken).ConfigureAwait(false);
+        client.Dispose();
+        _client = null;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_client is null)
+            return;
+        try
+        {
+            // Without QUIT the server rolls back: nothing can be deleted by an interrupted run.
+            if (_client.IsConnected)
+                await _client.DisconnectAsync(quit: false).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
+        {
+        }
+
+        _client.Dispose();
+        _client = null;
+    }
+
+    private async Task AuthenticateAsync(Pop3Client client, CancellationToken cancellationToken)
+    {
+        var credentials = new NetworkCredential(Endpoint.User, Endpoint.Password);
+        switch (Endpoint.AuthMechanism?.ToUpperInvariant())
+        {
+            case null:
+                // MailKit's order: APOP when offered, then SASL by strength, then USER/PASS.
+                await client.AuthenticateAsync(credentials, cancellationToken).ConfigureAwait(false);
+                break;
+            case "USER":
+                await client.AuthenticateAsync(new SingleMethodCredentials("DEFAULT", credentials), cancellationToken).ConfigureAwait(false);
+                break;
+            case "APOP":
+                if ((client.Capabilities & Pop3Capabilities.Apop) == 0)
+                    throw new StoreConnectException($"{Endpoint}: the server does not offer APOP (no timestamp in its greeting); use another authMechanism", isAuthentication: true);
+                await client.AuthenticateAsync(new SingleMethodCredentials("APOP", credentials), cancellationToken).ConfigureAwait(false);
+                break;
+            case var sasl:
+                await client.AuthenticateAsync(ServerTrust.CreateMechanism(sasl, credentials), cancellationToken).ConfigureAwait(false);
+                break;
+        }
+    }
+
+    private static async Task<IList<string>> FingerprintAsync(Pop3Client client, IList<int> sizes, CancellationToken cancellationToken)
+    {
+        var keys = new List<string>(sizes.Count);
+        for (var start = 0; start < sizes.Count; start += HeaderBatch)
+        {
+            var indexes = Enumerable.Range(start, Math.Min(HeaderBatch, sizes.Count - start)).ToList();
+            var headers = await client.GetStreamsAsync(indexes, headersOnly: true, cancellationToken).ConfigureAwait(false);
+            for (var i = 0; i < indexes.Count; i++)
+            {
+                using var stream = headers[i];
+                using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                var buffer = new byte[8192];
+                int read;
+                while ((read = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                    hash.AppendData(buffer, 0, read);
+                hash.AppendData(System.Text.Encoding.ASCII.GetBytes($"\n{sizes[indexes[i]].ToString(CultureInfo.InvariantCulture)}"));
+                keys.Add("fp:" + Convert.ToHexStringLower(hash.GetHashAndReset())[..40]);
+            }
+        }
+
+        return keys;
+    }
+
+    /// <summary>Turns MailKit's exceptions into the store's, reading the server's response code where there is one.</summary>
+    private Exception Classify(Exception ex, Pop3Client? client)
+    {
+        var reply = (ex as Pop3CommandException)?.StatusText is { Length: > 0 } status ? "-ERR " + status : _replies.LastError;
+        var code = Pop3ReplyClassifier.CodeOf(reply);
+        var said = reply is null ? ex.Message : Pop3ReplyClassifier.TextOf(reply);
+        if (Pop3ReplyClassifier.Classify(reply) == FailureKind.Transient)
+        {
+            TimeSpan? wait = code is not null && code.StartsWith("LOGIN-DELAY", StringComparison.OrdinalIgnoreCase) && client?.LoginDelay > 0
+                ? TimeSpan.FromSeconds(client.LoginDelay)
+                : null;
+            return new ServerBusyException($"{Endpoint}: the server asks to try again later [{code}]: {said}", wait, ex);
+        }
+
+        return ex switch
+        {
+            StoreConnectException same => same,
+            AuthenticationException or Pop3CommandException when code is not null
+                => new StoreConnectException($"{Endpoint}: login refused [{code}]: {said}", isAuthentication: true, ex),
+            AuthenticationException => new StoreConnectException($"{Endpoint}: authentication failed: {said}", isAuthentication: true, ex),
+            SslHandshakeException => new StoreConnectException($"{Endpoint}: TLS handshake failed (certificate not trusted? set certificateFingerprint or trustAnyCertificate only if you mean it): {ex.Message}", isAuthentication: false, ex),
+            SocketException or IOException or Pop3ProtocolException or TimeoutException
+                => new StoreConnectException($"{Endpoint}: cannot connect: {ex.Message}", isAuthentication: false, ex),
+            NotSupportedException => new StoreConnectException($"{Endpoint}: {ex.Message}", isAuthentication: false, ex),
+            _ => ex,
+        };
+    }
+}

@@ -1,0 +1,287 @@
+using System.Collections.ObjectModel;
+using MailKit;
+using MailSync.Core.Checkpoints;
+using MailSync.Core.Jobs;
+using MailSync.Core.Mapping;
+using MailSync.Core.Model;
+using MailSync.Core.Stores;
+using MailSync.Core.Stores.Pop3;
+using Serilog;
+
+namespace MailSync.Core.Sync;
+
+/// <summary>
+/// Copies a POP3 mailbox into one target folder, exactly once. Messages are known by UIDL (or a
+/// fingerprint), never by message number; each batch's intents are committed before its APPEND,
+/// as in <see cref="MigrationEngine"/>. Deleting from the server, when the job asks for it, comes
+/// last: DELE only for messages whose copy the ledger already holds as confirmed, then QUIT.
+/// </summary>
+public sealed class Pop3MigrationEngine(
+    string job,
+    Pop3Mailbox source,
+    IMessageTarget target,
+    CheckpointLedger ledger,
+    MigrationOptions options,
+    Pop3JobSettings settings,
+    IMigrationObserver observer,
+    ILogger log)
+{
+    /// <summary>The ledger's and the report's name for the maildrop: POP3 sees only the inbox.</summary>
+    public const string SourceFolder = "INBOX";
+
+    private readonly TargetWriter _writer = new(job, target, ledger, log);
+
+    public async Task RunAsync(JobResult result, CancellationToken cancellationToken)
+    {
+        var targetFolders = await target.ListFoldersAsync(cancellationToken).ConfigureAwait(false);
+        var renames = settings.TargetFolder is { } folder
+            ? new ReadOnlyDictionary<string, string>(new Dictionary<string, string> { [SourceFolder] = folder })
+            : ReadOnlyDictionary<string, string>.Empty;
+        var map = FolderMapper.Map(
+            [new FolderInfo(SourceFolder, '/', SpecialUse.Inbox, Subscribed: true)], new NamespaceInfo(string.Empty, '/'),
+            targetFolders, target.Namespace, new FolderMappingOptions([], [], renames, null));
+        foreach (var warning in map.Warnings)
+            Warn(result, warning);
+        var targetName = map.Mappings.Single(m => m.Source.Selectable).TargetName;
+        var targetExists = LogicalPath.IsInbox(targetName) || targetFolders.Any(f => f.FullName == targetName);
+        if (!options.DryRun)
+            await _writer.EnsureFoldersAsync(map, targetFolders, cancellationToken).ConfigureAwait(false);
+
+        var folderResult = new FolderResult { SourceFolder = SourceFolder, TargetFolder = targetName };
+        result.Folders.Add(folderResult);
+        await CopyAsync(targetName, targetExists, folderResult, result, cancellationToken).ConfigureAwait(false);
+        observer.FolderFinished(job, folderResult);
+    }
+
+    private async Task CopyAsync(string targetName, bool targetExists, FolderResult folderResult, JobResult result, CancellationToken cancellationToken)
+    {
+        var pair = ledger.GetOrCreatePair(job, SourceFolder, targetName);
+        FolderStatus targetStatus;
+        // A dry run creates no folder, so a folder still to be created is planned as empty.
+        if (options.DryRun && !targetExists)
+            targetStatus = new FolderStatus(targetName, 0, 1, null, 0, FlagText.Settable, true, new HashSet<string>());
+        else
+            targetStatus = await target.OpenFolderAsync(targetName, forWriting: !options.DryRun, cancellationToken).ConfigureAwait(false);
+
+        var records = ledger.LoadMessages(pair.Id);
+        if (!options.DryRun)
+        {
+            await RepairAfterValidityChangeAsync(pair, records, targetStatus, result, cancellationToken).ConfigureAwait(false);
+            folderResult.Reconciled += await _writer.ReconcilePendingAsync(pair, records, cancellationToken).ConfigureAwait(false);
+        }
+
+        var listing = await source.ListAsync(cancellationToken).ConfigureAwait(false);
+        folderResult.SourceMessages = listing.Count;
+        folderResult.SourceIdentity = source.HasUidl ? "UIDL" : "fingerprint";
+        if (!source.HasUidl)
+            Warn(result, $"{source.Endpoint}: the server has no UIDL; messages are known by a fingerprint of their header block (TOP n 0) and size instead. Identical messages are told apart only by their order on the server");
+
+        var byKey = records.Values.Where(r => r.SourceKey is not null).ToDictionary(r => r.SourceKey!, StringComparer.Ordinal);
+        var toCopy = new List<Pop3Listing>();
+        foreach (var message in listing)
+        {
+            if (!byKey.TryGetValue(message.Key, out var record))
+                toCopy.Add(message);
+            else if (record.State == MessageState.Copied)
+                folderResult.AlreadyCopied++;
+            else if (record.State == MessageState.Failed)
+            {
+                // Still not on the target: every run says so, so that the exit code never reads "all copied".
+                folderResult.Failed++;
+                result.Failures.Add(new MessageFailure(SourceFolder, record.SourceUid, null, record.SourceSize, $"{record.LastError} (recorded by an earlier run)")
+                {
+                    SourceKey = record.SourceKey,
+                });
+            }
+        }
+
+        observer.FolderStarted(job, SourceFolder, targetName, toCopy.Count, toCopy.Sum(m => m.Size));
+        log.Information("{Job}: POP3 {Source} -> {Target}: {ToCopy} to copy, {Done} already copied", job, source.Endpoint, targetName, toCopy.Count, folderResult.AlreadyCopied);
+        if (options.DryRun)
+        {
+            await source.CloseAsync(cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var (flags, keywords, dropped) = TargetFlags(targetStatus);
+        var nextId = records.Count == 0 ? 1u : records.Keys.Max() + 1;
+        var uidNext = targetStatus.UidNext;
+        foreach (var batch in Batches.Of(toCopy, m => m.Size, options.BatchMessages, options.BatchBytes))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var ids = Enumerable.Range(0, batch.Count).Select(i => nextId + (uint)i).ToList();
+            nextId += (uint)batch.Count;
+            uidNext = await CopyBatchAsync(pair, batch, ids, flags, keywords, uidNext, folderResult, result, cancellationToken).ConfigureAwait(false);
+        }
+
+        foreach (var keyword in dropped)
+            folderResult.DroppedKeywords[keyword] = folderResult.Copied;
+        pair.TargetUidValidity = targetStatus.UidValidity;
+        pair.TargetUidNext = uidNext;
+        pair.CompletedUtc = DateTimeOffset.UtcNow;
+        ledger.SavePair(pair);
+
+        if (settings.DeleteFromSource)
+            await DeleteConfirmedAsync(pair, listing, folderResult, cancellationToken).ConfigureAwait(false);
+        else
+            await source.CloseAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<uint> CopyBatchAsync(
+        FolderPairState pair, List<Pop3Listing> batch, List<uint> ids, MessageFlags flags, IReadOnlyList<string> keywords, uint uidNext,
+        FolderResult folderResult, JobResult result, CancellationToken cancellationToken)
+    {
+        // The fallback date of a message without usable headers: when it was fetched, to the second.
+        var retrievedAt = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+        var streams = await source.RetrieveAsync(batch.Select(m => m.Index).ToList(), cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var items = new List<AppendItem>();
+            var intents = new List<MessageRecord>();
+            var failures = new List<MessageRecord>();
+            var messageIds = new Dictionary<uint, string?>();
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var message = batch[i];
+                var failure = TargetWriter.Prepare(i < streams.Count ? streams[i] : null, out var mime, out var shape, out var targetSize);
+                if (failure is not null)
+                {
+                    var failed = NewRecord(ids[i], message, MessageState.Failed, 0, 0, null, uidNext, failure);
+                    failures.Add(failed);
+                    RecordFailure(failed, null, failure, folderResult, result);
+                    continue;
+                }
+
+                if (shape == RawMessage.Shape.EmptyHeaderAdded)
+                    Warn(result, $"POP3 message {message.Key}: no readable header; copied as a body behind an empty header block");
+                var (date, dateSource) = ArrivalDate.Choose(mime!.Headers, retrievedAt);
+                messageIds[ids[i]] = mime.MessageId;
+                items.Add(new AppendItem(mime, flags, keywords, date));
+                // The Message-ID is left out of the matching key: MimeKit's reading of a broken
+                // header may differ from the target's envelope, and date + size already pair.
+                intents.Add(NewRecord(ids[i], message, MessageState.Pending, date.ToUnixTimeSeconds(), targetSize, dateSource, uidNext, null) with
+                {
+                    TargetFlags = FlagText.Format(flags, keywords),
+                });
+            }
+
+            // The journal entry comes first: if we die during the APPEND, the next run knows to look.
+            ledger.Save(pair.Id, intents.Concat(failures));
+            if (items.Count == 0)
+                return uidNext;
+
+            var done = await _writer.AppendAsync(
+                pair, items, intents, uidNext, (intent, reason) => RecordFailure(intent, messageIds.GetValueOrDefault(intent.SourceUid), reason, folderResult, result),
+                cancellationToken).ConfigureAwait(false);
+            ledger.Save(pair.Id, done);
+
+            foreach (var row in done.Where(r => r.State == MessageState.Copied))
+            {
+                folderResult.Copied++;
+                folderResult.CopiedBytes += row.TargetSize;
+                folderResult.DateSources[row.DateSource!] = folderResult.DateSources.GetValueOrDefault(row.DateSource!) + 1;
+                if (row.DateSource != nameof(ArrivalDateSource.Received))
+                    folderResult.DatedWithoutReceived.Add(new DatedMessage(row.SourceKey!, row.TargetUid, DateTimeOffset.FromUnixTimeSeconds(row.InternalDateUnix), row.DateSource!));
+            }
+
+            result.Appended += done.Count(r => r.State == MessageState.Copied);
+            observer.MessagesCopied(job, batch.Count, batch.Sum(m => m.Size));
+            var highest = done.Where(r => r.TargetUid is not null).Select(r => r.TargetUid!.Value).DefaultIfEmpty(uidNext - 1).Max();
+            return Math.Max(uidNext, highest + 1);
+        }
+        finally
+        {
+            foreach (var stream in streams)
+                await stream.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// DELE for every message on the server whose copy the ledger holds as confirmed (read back
+    /// from disk, so only what is committed counts), then QUIT, which makes the server delete.
+    /// </summary>
+    private async Task DeleteConfirmedAsync(FolderPairState pair, IReadOnlyList<Pop3Listing> listing, FolderResult folderResult, CancellationToken cancellationToken)
+    {
+        var confirmed = ledger.LoadMessages(pair.Id).Values
+            .Where(r => r.SourceKey is not null && r.State == MessageState.Copied && r.TargetUid is not null)
+            .ToDictionary(r => r.SourceKey!, StringComparer.Ordinal);
+        var now = DateTimeOffset.UtcNow;
+        long? cutoff = settings.DeleteOlderThanDays is { } days ? now.AddDays(-days).ToUnixTimeSeconds() : null;
+        var doomed = listing
+            .Where(m => confirmed.TryGetValue(m.Key, out var r) && (cutoff is null || r.InternalDateUnix < cutoff))
+            .ToList();
+        log.Information("{Job}: deleting {Count} confirmed messages from {Source}{Age}", job, doomed.Count, source.Endpoint,
+            cutoff is null ? string.Empty : $" (only those older than {settings.DeleteOlderThanDays} days)");
+        await source.DeleteAndQuitAsync(doomed.Select(m => m.Index).ToList(), cancellationToken).ConfigureAwait(false);
+        // The server acknowledged QUIT: the deletions happened. Recorded for the report and audits.
+        ledger.Save(pair.Id, doomed.Select(m => confirmed[m.Key] with { SourceDeletedUtc = now }));
+        folderResult.DeletedFromSource = doomed.Count;
+    }
+
+    private async Task RepairAfterValidityChangeAsync(
+        FolderPairState pair, Dictionary<uint, MessageRecord> records, FolderStatus targetStatus, JobResult result, CancellationToken cancellationToken)
+    {
+        if (pair.TargetUidValidity != 0 && pair.TargetUidValidity != targetStatus.UidValidity)
+        {
+            var rows = records.Values.ToList();
+            var landed = rows.Count(r => r.State is MessageState.Copied or MessageState.Pending);
+            var repaired = await _writer.FindAgainAsync(rows, cancellationToken).ConfigureAwait(false);
+            Warn(result, $"{pair.TargetFolder}: target UIDVALIDITY changed ({pair.TargetUidValidity} -> {targetStatus.UidValidity}); found {repaired.Count} of {landed} copied messages again by content; the rest will be copied again");
+            rows = repaired.Concat(rows.Where(r => r.State == MessageState.Failed)).ToList();
+            ledger.ReplaceAll(pair.Id, rows);
+            records.Clear();
+            foreach (var row in rows)
+                records[row.SourceUid] = row;
+            pair.CompletedUtc = null;
+        }
+
+        pair.TargetUidValidity = targetStatus.UidValidity;
+        ledger.SavePair(pair);
+    }
+
+    /// <summary>The job's target flags, and apart the keywords the target folder cannot store (reported by name).</summary>
+    private (MessageFlags Flags, IReadOnlyList<string> Keywords, IReadOnlyList<string> Dropped) TargetFlags(FolderStatus targetStatus)
+    {
+        var flags = MessageFlags.None;
+        var keywords = new List<string>();
+        var dropped = new List<string>();
+        foreach (var flag in settings.TargetFlags)
+        {
+            if (flag.StartsWith('\\'))
+            {
+                flags |= Enum.Parse<MessageFlags>(flag[1..], ignoreCase: true);
+            }
+            else if (targetStatus.AcceptsAnyKeyword || targetStatus.PermanentKeywords.Contains(flag))
+            {
+                keywords.Add(flag);
+            }
+            else
+            {
+                dropped.Add(flag);
+            }
+        }
+
+        return (flags & FlagText.Settable, keywords, dropped);
+    }
+
+    private void RecordFailure(MessageRecord record, string? messageId, string reason, FolderResult folderResult, JobResult result)
+    {
+        folderResult.Failed++;
+        result.Failures.Add(new MessageFailure(SourceFolder, record.SourceUid, messageId, record.SourceSize, reason) { SourceKey = record.SourceKey });
+        log.Warning("{Job}: POP3 message {Key} not copied: {Reason}", job, record.SourceKey, reason);
+    }
+
+    private void Warn(JobResult result, string warning)
+    {
+        log.Warning("{Job}: {Warning}", job, warning);
+        result.Warnings.Add(warning);
+    }
+
+    private static MessageRecord NewRecord(
+        uint id, Pop3Listing message, MessageState state, long dateUnix, long targetSize, ArrivalDateSource? dateSource, uint uidNextBefore, string? error)
+        => new(id, null, state, null, dateUnix, message.Size, targetSize, string.Empty, string.Empty, uidNextBefore, 0, error)
+        {
+            SourceKey = message.Key,
+            DateSource = dateSource?.ToString(),
+        };
+}

@@ -1,0 +1,166 @@
+using MailSync.Core.Checkpoints;
+using MailSync.Core.Mapping;
+using MailSync.Core.Model;
+using MailSync.Core.Stores;
+using MimeKit;
+using MimeKit.IO;
+using Serilog;
+
+namespace MailSync.Core.Sync;
+
+/// <summary>
+/// The target half of every copy engine: turns downloaded bytes into an APPEND, appends a batch
+/// whose intents are already committed, and resolves intents an interrupted run left pending by
+/// looking at the target instead of appending blindly (DESIGN.md §2).
+/// </summary>
+internal sealed class TargetWriter(string job, IMessageTarget target, CheckpointLedger ledger, ILogger log)
+{
+    private static readonly FormatOptions AppendFormat = CreateAppendFormat();
+
+    /// <summary>Creates the mapped target folders that are missing and subscribes those that should be.</summary>
+    public async Task EnsureFoldersAsync(FolderMapResult map, IReadOnlyList<FolderInfo> existing, CancellationToken cancellationToken)
+    {
+        var byName = existing.ToDictionary(f => f.FullName, StringComparer.Ordinal);
+        foreach (var folder in map.TargetFoldersToCreate)
+        {
+            var name = folder.TargetName;
+            var exists = byName.TryGetValue(name, out var found) || string.Equals(name, "INBOX", StringComparison.OrdinalIgnoreCase);
+            var subscribed = found?.Subscribed ?? false;
+            if (exists && (!folder.Subscribe || subscribed))
+                continue;
+            log.Information("{Job}: {Action} target folder {Folder}", job, exists ? "subscribing" : "creating", name);
+            await target.EnsureFolderAsync(name, folder.Subscribe, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Checks and parses one downloaded message; returns why it cannot be appended, or null with
+    /// the message and the size the target will report for it.
+    /// </summary>
+    public static string? Prepare(Stream? spool, out MimeMessage? message, out RawMessage.Shape shape, out long targetSize)
+    {
+        message = null;
+        shape = RawMessage.Shape.Verbatim;
+        targetSize = 0;
+        if (spool is null)
+            return "the source did not return the message body";
+        if (ContainsNul(spool))
+            return "contains NUL bytes, which IMAP APPEND cannot carry without BINARY (RFC 3516)";
+
+        message = RawMessage.Create(spool, out shape);
+        using var measure = new MeasuringStream();
+        message.WriteTo(AppendFormat, measure);
+        targetSize = measure.Length;
+        return null;
+    }
+
+    /// <summary>
+    /// Appends a batch whose intents are committed; returns the rows with their outcome. A refusal
+    /// of a whole MULTIAPPEND is retried one by one to find the culprits, which are passed to
+    /// <paramref name="refused"/>. Any other exception leaves the intents pending.
+    /// </summary>
+    public async Task<List<MessageRecord>> AppendAsync(
+        FolderPairState pair, IReadOnlyList<AppendItem> items, IReadOnlyList<MessageRecord> intents, uint uidNext,
+        Action<MessageRecord, string> refused, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var uids = await target.AppendAsync(pair.TargetFolder, items, cancellationToken).ConfigureAwait(false);
+            if (uids.Any(u => u is null))
+            {
+                // No APPENDUID (no UIDPLUS): learn the new UIDs by content, as after a crash.
+                var byUid = intents.ToDictionary(r => r.SourceUid);
+                await ReconcileAsync(pair, intents, byUid, uidNext, cancellationToken).ConfigureAwait(false);
+                return byUid.Values.ToList();
+            }
+
+            return intents.Select((r, i) => r with { State = MessageState.Copied, TargetUid = uids[i], Attempts = r.Attempts + 1 }).ToList();
+        }
+        catch (TargetRefusedException batchRefused) when (items.Count > 1)
+        {
+            // MULTIAPPEND is all or nothing: nothing was stored, so each message can go alone.
+            log.Debug("{Job}: batch refused ({Reason}); appending one by one", job, batchRefused.ServerText);
+            var done = new List<MessageRecord>();
+            for (var i = 0; i < items.Count; i++)
+                done.AddRange(await AppendAsync(pair, [items[i]], [intents[i]], uidNext, refused, cancellationToken).ConfigureAwait(false));
+            return done;
+        }
+        catch (TargetRefusedException oneRefused)
+        {
+            var intent = intents[0];
+            var reason = $"refused by the target: {oneRefused.ServerText}";
+            refused(intent, reason);
+            return [intent with { State = MessageState.Failed, LastError = reason, Attempts = intent.Attempts + 1 }];
+        }
+    }
+
+    /// <summary>
+    /// After the target folder's UIDVALIDITY changed: finds the copied (or pending) rows again by
+    /// content in the open target folder and returns them with their new UIDs; rows not found are
+    /// left out, so they are copied again.
+    /// </summary>
+    public async Task<List<MessageRecord>> FindAgainAsync(IEnumerable<MessageRecord> rows, CancellationToken cancellationToken)
+    {
+        var summaries = await target.FetchSummariesAsync(1, cancellationToken).ConfigureAwait(false);
+        var landed = rows.Where(r => r.State is MessageState.Copied or MessageState.Pending).ToList();
+        var matched = ContentMatcher.Match(landed, r => new ContentKey(r.MessageId ?? string.Empty, r.InternalDateUnix, r.TargetSize), summaries, s => s.Size);
+        return matched.Select(m => m.Wanted with { State = MessageState.Copied, TargetUid = m.Match.Uid }).ToList();
+    }
+
+    /// <summary>Resolves intents left pending by an interrupted run; returns how many had in fact landed.</summary>
+    public async Task<int> ReconcilePendingAsync(FolderPairState pair, Dictionary<uint, MessageRecord> records, CancellationToken cancellationToken)
+    {
+        var pending = records.Values.Where(r => r.State == MessageState.Pending).ToList();
+        if (pending.Count == 0)
+            return 0;
+        var from = pending.Min(r => r.TargetUidNextBefore);
+        var landed = await ReconcileAsync(pair, pending, records, from, cancellationToken).ConfigureAwait(false);
+        ledger.Save(pair.Id, pending.Where(p => records.ContainsKey(p.SourceUid)).Select(p => records[p.SourceUid]));
+        ledger.Delete(pair.Id, pending.Where(p => !records.ContainsKey(p.SourceUid)).Select(p => p.SourceUid));
+        log.Information("{Job}: {Folder}: {Pending} interrupted APPENDs reconciled: {Landed} had landed, {Missing} will be appended again",
+            job, pair.TargetFolder, pending.Count, landed, pending.Count - landed);
+        return landed;
+    }
+
+    /// <summary>
+    /// Looks at the target's messages from <paramref name="fromUid"/> on that no ledger row (of any
+    /// job filling the same folder) claims, pairs the pending rows with them by content, and drops
+    /// from <paramref name="records"/> the pending rows that never landed, so they are appended again.
+    /// </summary>
+    private async Task<int> ReconcileAsync(
+        FolderPairState pair, IReadOnlyList<MessageRecord> pending, Dictionary<uint, MessageRecord> records, uint fromUid, CancellationToken cancellationToken)
+    {
+        var claimed = ledger.ClaimedTargetUids(pair.TargetFolder, pair.TargetUidValidity);
+        claimed.UnionWith(records.Values.Where(r => r.State == MessageState.Copied && r.TargetUid is not null).Select(r => r.TargetUid!.Value));
+        var candidates = (await target.FetchSummariesAsync(fromUid, cancellationToken).ConfigureAwait(false)).Where(c => !claimed.Contains(c.Uid));
+        var matched = ContentMatcher.Match(pending, r => new ContentKey(r.MessageId ?? string.Empty, r.InternalDateUnix, r.TargetSize), candidates, c => c.Size);
+        foreach (var (wanted, match) in matched)
+            records[wanted.SourceUid] = wanted with { State = MessageState.Copied, TargetUid = match.Uid, Attempts = wanted.Attempts + 1 };
+        foreach (var row in pending.Where(p => records[p.SourceUid].State == MessageState.Pending))
+            records.Remove(row.SourceUid);
+        return matched.Count;
+    }
+
+    private static bool ContainsNul(Stream stream)
+    {
+        stream.Position = 0;
+        var buffer = new byte[65536];
+        int read;
+        while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
+        {
+            if (buffer.AsSpan(0, read).Contains((byte)0))
+                return true;
+        }
+
+        return false;
+    }
+
+    private static FormatOptions CreateAppendFormat()
+    {
+        // What MailKit's APPEND writes (ImapFolder.CreateAppendOptions), so sizes measured here match the target's.
+        var format = FormatOptions.Default.Clone();
+        format.NewLineFormat = NewLineFormat.Dos;
+        format.EnsureNewLine = true;
+        return format;
+    }
+}

@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.RegularExpressions;
+using MailSync.Core.Jobs;
+using MailSync.Tests.Infrastructure;
+using MailSync.Tests.Support;
+using Xunit.Abstractions;
+
+namespace MailSync.Tests.Integration;
+
+/// <summary>
+/// A POP3 → IMAP migration with deleteFromSource, its CLI SIGKILLed again and again: nothing is
+/// deleted by a killed run, nothing already confirmed is downloaded again, and the end state holds
+/// every message exactly once on the target and none on the server.
+/// </summary>
+[Collection(DovecotCollection.Name)]
+public sealed partial class Pop3ResumeTests(DovecotFixture fixture, ITestOutputHelper output)
+{
+    private DovecotServer Server => fixture.Server;
+
+    [Fact]
+    public async Task Cli_killed_at_four_points_and_resumed_copies_every_message_once_and_deletes_only_after()
+    {
+        const int count = 1500;
+        var source = await Server.CreateUserAsync("popkill");
+        var target = await Server.CreateUserAsync("popkill-dst");
+        await Server.SeedAsync(source, "INBOX", Synthetic.Messages(count, seed: 11));
+        var served = await Pop3Box.ReadAllAsync(Server, source);
+        Assert.Equal(count, served.Count);
+        var logStart = new FileInfo(Server.LogPath).Length;
+
+        using var job = JobFile.CreatePop3(Server, source, Server, target, ", \"deleteFromSource\": true");
+        var thresholds = new[] { 100, 450, 800, 1200 };
+        var killedWithPending = 0;
+        for (var i = 0; i < thresholds.Length; i++)
+        {
+            using var process = LedgerProgress.StartRun(job);
+            var pendingSeen = await LedgerProgress.WaitAsync(job.StatePath, thresholds[i], requirePending: i % 2 == 1, process);
+            process.Kill();
+            await process.WaitForExitAsync();
+            killedWithPending += pendingSeen ? 1 : 0;
+            // A killed session never reaches QUIT, so the server deletes nothing.
+            var left = await Pop3Box.ReadAllAsync(Server, source);
+            Assert.Equal(count, left.Count);
+            output.WriteLine($"kill {i + 1}: at >= {thresholds[i]} copied, pending in flight: {pendingSeen}; maildrop still holds {left.Count}");
+        }
+
+        Assert.True(killedWithPending >= 1, "at least one kill must land while an APPEND intent was pending");
+        var copiedBeforeFinal = LedgerProgress.Count(job.StatePath).Copied;
+
+        var (code, text) = await CliProcess.RunAsync("run", job.Path, "--state", job.StatePath);
+        Assert.True(code == ExitCodes.Success, $"final run exit {code}: {text}");
+
+        // Every message once on the target, none left on the server.
+        var copies = (await Mailbox.ReadAllAsync(Server, target))["INBOX"].Messages;
+        static string Hash(byte[] b) => Convert.ToHexString(SHA256.HashData(b));
+        Assert.Equal(served.Select(m => Hash(m.Bytes)).Order(), copies.Select(m => Hash(m.Bytes)).Order());
+        Assert.Empty(await Pop3Box.ReadAllAsync(Server, source));
+
+        // Downloads, from Dovecot's own per-session counters: the final run fetched at most what
+        // was not yet confirmed, and all runs together at most one batch (50) per kill more than N.
+        var sessions = RetrCounts(Server.LogPath, logStart, source.Name);
+        output.WriteLine($"RETR per session: {string.Join(", ", sessions)}; confirmed before the final run: {copiedBeforeFinal}");
+        Assert.True(sessions.Count >= thresholds.Length + 1, $"expected a logged session per run, found {sessions.Count}");
+        Assert.True(sessions[^1] <= count - copiedBeforeFinal, $"the final run fetched {sessions[^1]}, but only {count - copiedBeforeFinal} were unconfirmed");
+        Assert.InRange(sessions.Sum(), count, count + 50 * thresholds.Length);
+    }
+
+    /// <summary>RETR counts of each POP3 session of <paramref name="user"/> logged since <paramref name="from"/> (pop3_logout_format's retr=N/bytes).</summary>
+    private static List<int> RetrCounts(string log, long from, string user)
+    {
+        using var stream = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        stream.Seek(from, SeekOrigin.Begin);
+        using var reader = new StreamReader(stream);
+        var text = reader.ReadToEnd();
+        return text.Split('\n')
+            .Where(l => l.Contains($"pop3({user})", StringComparison.Ordinal))
+            .Select(l => RetrPattern().Match(l))
+            .Where(m => m.Success)
+            .Select(m => int.Parse(m.Groups[1].Value))
+            .ToList();
+    }
+
+    [GeneratedRegex(@"retr=(\d+)/")]
+    private static partial Regex RetrPattern();
+}
