@@ -12,6 +12,10 @@ internal static class JobReader
         "deleteFromSource", "deleteOlderThanDays", "targetFlags",
     ];
 
+    // A POP3 mailbox is one flat list of messages without flags; an IMAP source has a folder tree.
+    private static readonly string[] Pop3SourceOnly = ["targetFolder", "deleteFromSource", "deleteOlderThanDays", "targetFlags"];
+    private static readonly string[] ImapSourceOnly = ["include", "exclude", "renames", "targetPrefix"];
+
     /// <param name="accounts">Every declared account (case-insensitive) with its protocol when that could be read.</param>
     /// <param name="jobNames">Job names seen so far, to their locations, for the uniqueness check.</param>
     public static JobConfig? Read(
@@ -46,7 +50,7 @@ internal static class JobReader
             CheckName(json, name, jobNames);
         }
 
-        CheckAccount(json, "source", source, accounts);
+        var sourceProtocol = CheckAccount(json, "source", source, accounts);
         if (CheckAccount(json, "target", target, accounts) is { } targetProtocol && targetProtocol != Protocol.Imap)
         {
             json.Error("target", $"account \"{target}\" is {targetProtocol.ToString().ToLowerInvariant()}; the target must be an imap account");
@@ -57,13 +61,17 @@ internal static class JobReader
             json.Error("target", $"source and target are the same account \"{target}\"");
         }
 
+        CheckSourceKind(json, source, sourceProtocol);
+
         if (deleteOlderThanDays is < 1 or > 36500)
         {
             json.Error("deleteOlderThanDays", "must be between 1 and 36500");
         }
 
         // An age limit without deleting would look like it deletes old mail while it deletes nothing.
-        if (json.Element("deleteOlderThanDays") is not null && !deleteFromSource && IsBoolOrAbsent(json, "deleteFromSource"))
+        // With an imap source the field is refused outright, and asking for deleteFromSource would mislead.
+        if (json.Element("deleteOlderThanDays") is not null && !deleteFromSource && IsBoolOrAbsent(json, "deleteFromSource")
+            && sourceProtocol != Protocol.Imap)
         {
             json.Error("deleteOlderThanDays", "only applies with \"deleteFromSource\": true");
         }
@@ -88,6 +96,28 @@ internal static class JobReader
             DeleteOlderThanDays = deleteOlderThanDays,
             TargetFlags = targetFlags,
         };
+    }
+
+    /// <summary>
+    /// Refuses the fields that only make sense for the other kind of source. Skipped while the
+    /// source's protocol is unknown: that problem is already reported and guessing would add noise.
+    /// </summary>
+    private static void CheckSourceKind(JsonObjectReader json, string? source, Protocol? sourceProtocol)
+    {
+        if (sourceProtocol == Protocol.Imap)
+        {
+            foreach (var name in Pop3SourceOnly.Where(n => json.Element(n) is not null))
+            {
+                json.Error(name, $"only for jobs with a pop3 source; account \"{source}\" is imap");
+            }
+        }
+        else if (sourceProtocol == Protocol.Pop3)
+        {
+            foreach (var name in ImapSourceOnly.Where(n => json.Element(n) is not null))
+            {
+                json.Error(name, $"not for a pop3 source (account \"{source}\"): a POP3 source has a single mailbox; use targetFolder");
+            }
+        }
     }
 
     /// <summary>False when the property holds a non-boolean, which was already reported.</summary>

@@ -81,7 +81,7 @@ public sealed class ConfigLoaderTests
               "accounts.new": { "host": "mail.example.org", "allowInsecure": true, "trustAnyCertificate": true,
                                 "retryAttempts": 20, "retryDelaySeconds": 1 },
               "jobs[0]": { "include": ["INBOX", "Work/*"], "exclude": ["Spam"], "renames": { "Old/Path": "New/Path" },
-                           "targetPrefix": "Migrated", "targetFolder": "FromPop" }
+                           "targetPrefix": "Migrated" }
             }
             """);
 
@@ -105,7 +105,7 @@ public sealed class ConfigLoaderTests
         Assert.Equal(["Spam"], job.Exclude);
         Assert.Equal("New/Path", job.Renames["Old/Path"]);
         Assert.Equal("Migrated", job.TargetPrefix);
-        Assert.Equal("FromPop", job.TargetFolder);
+        Assert.Null(job.TargetFolder);
     }
 
     [Fact]
@@ -158,13 +158,14 @@ public sealed class ConfigLoaderTests
     {
         var result = ConfigJson.ParsePatched("""
             { "accounts.old": { "protocol": "pop3" },
-              "jobs[0]": { "targetFlags": ["\\seen", "$Imported", "\\ANSWERED", "\\Flagged", "\\draft", "NonJunk", "a.b-c_d!~'#&"] } }
+              "jobs[0]": { "targetFolder": "FromPop", "targetFlags": ["\\seen", "$Imported", "\\ANSWERED", "\\Flagged", "\\draft", "NonJunk", "a.b-c_d!~'#&"] } }
             """);
 
         Assert.True(result.IsValid, string.Join("\n", result.Errors));
         Assert.Equal(
             ["\\Seen", "$Imported", "\\Answered", "\\Flagged", "\\Draft", "NonJunk", "a.b-c_d!~'#&"],
             result.Config!.Jobs[0].TargetFlags);
+        Assert.Equal("FromPop", result.Config.Jobs[0].TargetFolder);
     }
 
     [Fact]

@@ -78,7 +78,15 @@ public sealed class ConfigValidationTests
     [InlineData("""{ "jobs[0]": { "renames": { "Old": 1 } } }""", "jobs[0].renames.Old", "the new folder name must be a string")]
     [InlineData("""{ "jobs[0]": { "renames": ["Old", "New"] } }""", "jobs[0].renames", "must be an object")]
     [InlineData("""{ "jobs[0]": { "targetPrefix": "" } }""", "jobs[0].targetPrefix", "must not be empty")]
-    [InlineData("""{ "jobs[0]": { "targetFolder": 7 } }""", "jobs[0].targetFolder", "must be a string")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "targetFolder": 7 } }""", "jobs[0].targetFolder", "must be a string")]
+    [InlineData("""{ "jobs[0]": { "targetFolder": "FromPop" } }""", "jobs[0].targetFolder", "only for jobs with a pop3 source; account \"old\" is imap")]
+    [InlineData("""{ "jobs[0]": { "deleteFromSource": false } }""", "jobs[0].deleteFromSource", "only for jobs with a pop3 source")]
+    [InlineData("""{ "jobs[0]": { "deleteOlderThanDays": 30 } }""", "jobs[0].deleteOlderThanDays", "only for jobs with a pop3 source")]
+    [InlineData("""{ "jobs[0]": { "targetFlags": [] } }""", "jobs[0].targetFlags", "only for jobs with a pop3 source")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "include": ["INBOX"] } }""", "jobs[0].include", "not for a pop3 source (account \"old\"): a POP3 source has a single mailbox; use targetFolder")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "exclude": [] } }""", "jobs[0].exclude", "a POP3 source has a single mailbox; use targetFolder")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "renames": { "INBOX": "Old" } } }""", "jobs[0].renames", "a POP3 source has a single mailbox; use targetFolder")]
+    [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "targetPrefix": "Migrated" } }""", "jobs[0].targetPrefix", "a POP3 source has a single mailbox; use targetFolder")]
     [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "deleteFromSource": "yes" } }""", "jobs[0].deleteFromSource", "must be true or false")]
     [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "deleteFromSource": "yes", "deleteOlderThanDays": 30 } }""", "jobs[0].deleteFromSource", "must be true or false")]
     [InlineData("""{ "accounts.old": { "protocol": "pop3" }, "jobs[0]": { "deleteFromSource": true, "deleteOlderThanDays": 0 } }""", "jobs[0].deleteOlderThanDays", "must be between 1 and 36500")]
@@ -231,6 +239,44 @@ public sealed class ConfigValidationTests
                 "jobs[0].targetFlags[4]: \"bad flag\" is not a valid IMAP keyword: a space is not allowed (a keyword is printable ASCII without spaces or any of ( ) { % * \" \\ ])",
             ],
             result.Errors.Select(e => e.ToString()));
+    }
+
+    [Fact]
+    public void Fields_of_the_other_source_kind_are_all_reported_in_each_job()
+    {
+        var result = ConfigJson.ParsePatched("""
+            {
+              "accounts": { "pop": { "protocol": "pop3", "host": "localhost", "user": "p", "password": "env:POP" } },
+              "": { "jobs": [
+                { "name": "a", "mode": "migrate", "source": "old", "target": "new",
+                  "targetFolder": "X", "deleteFromSource": true, "deleteOlderThanDays": 30, "targetFlags": ["\\Seen"] },
+                { "name": "b", "mode": "migrate", "source": "pop", "target": "new",
+                  "include": ["*"], "exclude": ["Spam"], "renames": {}, "targetPrefix": "P", "targetFlags": ["\\Recent"] } ] }
+            }
+            """);
+
+        Assert.Equal(
+            [
+                "jobs[0].targetFolder: only for jobs with a pop3 source; account \"old\" is imap",
+                "jobs[0].deleteFromSource: only for jobs with a pop3 source; account \"old\" is imap",
+                "jobs[0].deleteOlderThanDays: only for jobs with a pop3 source; account \"old\" is imap",
+                "jobs[0].targetFlags: only for jobs with a pop3 source; account \"old\" is imap",
+                "jobs[1].targetFlags[0]: \"\\Recent\" cannot be set: only the server sets it, on messages new to a mailbox",
+                "jobs[1].include: not for a pop3 source (account \"pop\"): a POP3 source has a single mailbox; use targetFolder",
+                "jobs[1].exclude: not for a pop3 source (account \"pop\"): a POP3 source has a single mailbox; use targetFolder",
+                "jobs[1].renames: not for a pop3 source (account \"pop\"): a POP3 source has a single mailbox; use targetFolder",
+                "jobs[1].targetPrefix: not for a pop3 source (account \"pop\"): a POP3 source has a single mailbox; use targetFolder",
+            ],
+            result.Errors.Select(e => e.ToString()));
+    }
+
+    [Fact]
+    public void Source_kind_rules_wait_until_the_source_protocol_is_known()
+    {
+        var result = ConfigJson.ParsePatched("""{ "accounts.old": { "protocol": "smtp" }, "jobs[0]": { "targetFolder": "X", "targetPrefix": "P" } }""");
+
+        var error = Assert.Single(result.Errors);
+        Assert.Equal("accounts.old.protocol", error.Location);
     }
 
     [Fact]

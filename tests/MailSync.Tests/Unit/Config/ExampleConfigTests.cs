@@ -24,6 +24,23 @@ public sealed class ExampleConfigTests
         Assert.Contains(Path.Combine("configs", "imap-to-imap.json"), files);
         Assert.Contains(Path.Combine("configs", "gmail-to-dovecot.json"), files);
         Assert.Contains(Path.Combine("configs", "office365-to-imap.json"), files);
+        Assert.Contains(Path.Combine("configs", "pop3-to-imap.json"), files);
+    }
+
+    [Fact]
+    public void The_pop3_example_fills_one_folder_and_keeps_the_source()
+    {
+        var config = ConfigLoader.Load(Path.Combine(RepositoryRoot(), "configs", "pop3-to-imap.json")).Config!;
+
+        var job = Assert.Single(config.Jobs);
+        var source = config.Accounts[job.Source];
+        Assert.Equal(Protocol.Pop3, source.Protocol);
+        Assert.Equal(995, source.Port);
+        Assert.Equal(new SecretRef("env", "POP_PASSWORD"), source.Password);
+        Assert.Equal(Protocol.Imap, config.Accounts[job.Target].Protocol);
+        Assert.Equal("Archive/Old POP", job.TargetFolder);
+        Assert.Equal(["\\Seen"], job.TargetFlags);
+        Assert.False(job.DeleteFromSource);
     }
 
     [Fact]
