@@ -1,0 +1,198 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using MailKit;
+using MailSync.Core.Jobs;
+using MailSync.Core.Sync;
+using MailSync.Tests.Infrastructure;
+using MailSync.Tests.Support;
+
+namespace MailSync.Tests.Integration;
+
+/// <summary>POP3 jobs against the real Dovecot: deletion rules, logins, dry run, and a POP3 and an IMAP source into one target.</summary>
+[Collection(DovecotCollection.Name)]
+public sealed class Pop3JobTests(DovecotFixture fixture)
+{
+    private static readonly JobRunner Runner = new(Serilog.Core.Logger.None, NullMigrationObserver.Instance);
+
+    private DovecotServer Server => fixture.Server;
+
+    [Fact]
+    public async Task DeleteFromSource_deletes_exactly_the_messages_whose_copy_was_confirmed()
+    {
+        var source = await Server.CreateUserAsync("popdel");
+        var target = await Server.CreateUserAsync("popdel-dst");
+        await Server.SeedAsync(source, "INBOX", Synthetic.Messages(40, seed: 3));
+        // Two messages the target cannot take (NUL bytes: IMAP APPEND cannot carry them) stay on the server.
+        await Server.DoveadmAsync(Encoding.ASCII.GetBytes("Subject: nul one\r\n\r\nbody\0with NUL\r\n"), "save", "-u", source.Name, "-m", "INBOX");
+        await Server.DoveadmAsync(Encoding.ASCII.GetBytes("Subject: nul two\r\n\r\nanother\0NUL\r\n"), "save", "-u", source.Name, "-m", "INBOX");
+        var before = await Pop3Box.ReadAllAsync(Server, source);
+        var refused = before.Where(m => m.Bytes.Contains((byte)0)).Select(m => m.Uidl).Order().ToList();
+        Assert.Equal(2, refused.Count);
+
+        using var job = JobFile.CreatePop3(Server, source, Server, target, ", \"deleteFromSource\": true");
+        var result = await RunAsync(job);
+        Assert.Equal(JobStatus.CompletedWithFailures, result.Status);
+        Assert.Equal(refused, result.Failures.Select(f => f.SourceKey!).Order());
+        Assert.Equal(40, result.Folders[0].DeletedFromSource);
+
+        // The server keeps exactly the two that never reached the target; the target has the other 40.
+        var after = await Pop3Box.ReadAllAsync(Server, source);
+        Assert.Equal(refused, after.Select(m => m.Uidl).Order());
+        var copies = (await Mailbox.ReadAllAsync(Server, target))["INBOX"].Messages;
+        Assert.Equal(Hashes(before.Where(m => !refused.Contains(m.Uidl)).Select(m => m.Bytes)), Hashes(copies.Select(c => c.Bytes)));
+
+        // A second run copies nothing, deletes nothing more, and still names the two it cannot copy.
+        var again = await RunAsync(job);
+        Assert.Equal((0, 0), (again.Appended, again.Folders[0].DeletedFromSource));
+        Assert.Equal(refused, again.Failures.Select(f => f.SourceKey!).Order());
+        Assert.Equal(refused, (await Pop3Box.ReadAllAsync(Server, source)).Select(m => m.Uidl).Order());
+    }
+
+    [Fact]
+    public async Task DeleteOlderThanDays_deletes_only_copies_dated_before_the_cutoff()
+    {
+        var source = await Server.CreateUserAsync("popage");
+        var target = await Server.CreateUserAsync("popage-dst");
+        var now = DateTimeOffset.UtcNow;
+        var old = Enumerable.Range(0, 6).Select(i => Dated(i, now.AddDays(-400 - i))).ToList();
+        var recent = Enumerable.Range(6, 4).Select(i => Dated(i, now.AddDays(-2))).ToList();
+        await Server.SeedAsync(source, "INBOX", old.Concat(recent));
+
+        using var job = JobFile.CreatePop3(Server, source, Server, target, ", \"deleteFromSource\": true, \"deleteOlderThanDays\": 30");
+        var result = await RunAsync(job);
+        Assert.Equal(JobStatus.Succeeded, result.Status);
+        Assert.Equal(10, result.Appended);
+        Assert.Equal(6, result.Folders[0].DeletedFromSource);
+        Assert.Equal(Hashes(recent.Select(m => m.Raw)), Hashes((await Pop3Box.ReadAllAsync(Server, source)).Select(m => m.Bytes)));
+        Assert.Equal(10, (await Mailbox.ReadAllAsync(Server, target))["INBOX"].Messages.Count);
+    }
+
+    [Fact]
+    public async Task Without_deleteFromSource_the_maildrop_is_left_exactly_as_it_was()
+    {
+        var source = await Server.CreateUserAsync("popkeep");
+        var target = await Server.CreateUserAsync("popkeep-dst");
+        await Server.SeedAsync(source, "INBOX", Synthetic.Messages(25, seed: 5));
+        var before = await Mailbox.ReadAllAsync(Server, source);
+
+        using var job = JobFile.CreatePop3(Server, source, Server, target);
+        Assert.Equal(JobStatus.Succeeded, (await RunAsync(job)).Status);
+        // Same messages, same flags (RSET before QUIT: the POP3 session marks nothing as read).
+        var after = await Mailbox.ReadAllAsync(Server, source);
+        Assert.Equal(before["INBOX"].Messages.Select(m => (m.Uid, m.Flags)), after["INBOX"].Messages.Select(m => (m.Uid, m.Flags)));
+    }
+
+    [Fact]
+    public async Task A_dry_run_counts_and_changes_nothing()
+    {
+        var source = await Server.CreateUserAsync("popdry");
+        var target = await Server.CreateUserAsync("popdry-dst");
+        await Server.SeedAsync(source, "INBOX", Synthetic.Messages(12, seed: 9));
+        using var job = JobFile.CreatePop3(Server, source, Server, target, ", \"targetFolder\": \"From POP\", \"deleteFromSource\": true");
+        var config = job.Load();
+        var result = Assert.Single(await Runner.RunAsync(config, config.Jobs, job.StatePath, new MigrationOptions { DryRun = true }, CancellationToken.None));
+        Assert.Equal(JobStatus.Succeeded, result.Status);
+        Assert.Equal((0, 12), (result.Appended, result.Folders[0].SourceMessages));
+        Assert.Equal(0, result.Folders[0].DeletedFromSource);
+        Assert.False((await Mailbox.ReadAllAsync(Server, target)).ContainsKey("From POP"));
+        Assert.Equal(12, (await Pop3Box.ReadAllAsync(Server, source)).Count);
+    }
+
+    [Theory]
+    [InlineData("USER")]
+    [InlineData("PLAIN")]
+    [InlineData("LOGIN")]
+    [InlineData(null)]
+    public async Task Each_login_method_works(string? mechanism)
+    {
+        var source = await Server.CreateUserAsync("poplogin");
+        var target = await Server.CreateUserAsync("poplogin-dst");
+        await Server.SeedAsync(source, "INBOX", Synthetic.Messages(3, seed: 1));
+        var auth = mechanism is null ? string.Empty : $", \"authMechanism\": \"{mechanism}\"";
+        using var job = JobFile.CreatePop3(Server, source, Server, target, popAccount: $"\"port\": {Server.Pop3Port}, \"security\": \"none\"{auth}");
+        var result = await RunAsync(job);
+        Assert.Equal(JobStatus.Succeeded, result.Status);
+        Assert.Equal(3, result.Appended);
+    }
+
+    [Fact]
+    public async Task A_wrong_password_stops_the_account_with_the_servers_reason_and_no_secret()
+    {
+        var source = await Server.CreateUserAsync("popwrong");
+        var target = await Server.CreateUserAsync("popwrong-dst");
+        using var job = JobFile.CreatePop3(Server, source with { Password = "not-the-password-x7" }, Server, target);
+        var result = await RunAsync(job);
+        Assert.Equal(JobStatus.AccountFailed, result.Status);
+        Assert.Contains("[AUTH]", result.Error);
+        Assert.DoesNotContain("not-the-password-x7", result.Error);
+    }
+
+    [Fact]
+    public async Task A_POP3_source_and_an_IMAP_source_fill_one_target_and_a_rerun_appends_nothing()
+    {
+        var pop = await Server.CreateUserAsync("combo-pop");
+        var imap = await Server.CreateUserAsync("combo-imap");
+        var target = await Server.CreateUserAsync("combo-dst");
+        var popMessages = Synthetic.Messages(30, seed: 21).ToList();
+        var inbox = Synthetic.Messages(20, seed: 22).ToList();
+        var projects = Synthetic.Messages(15, seed: 23).ToList();
+        await Server.SeedAsync(pop, "INBOX", popMessages);
+        await Server.SeedAsync(imap, "INBOX", inbox);
+        await Server.SeedAsync(imap, "Projects", projects);
+
+        using var job = JobFile.Write(pop, target, $$"""
+            {
+              "accounts": {
+                "old-pop": { "protocol": "pop3", "host": "127.0.0.1", "port": {{Server.Pop3Port}}, "security": "none", "user": "{{pop.Name}}", "password": "file:src.secret" },
+                "old-imap": { "protocol": "imap", "host": "127.0.0.1", "port": {{Server.ImapPort}}, "security": "none", "user": "{{imap.Name}}", "password": "file:imap.secret" },
+                "new": { "protocol": "imap", "host": "127.0.0.1", "port": {{Server.ImapPort}}, "security": "none", "user": "{{target.Name}}", "password": "file:dst.secret" }
+              },
+              "jobs": [
+                { "name": "from-pop", "mode": "migrate", "source": "old-pop", "target": "new" },
+                { "name": "from-imap", "mode": "migrate", "source": "old-imap", "target": "new" }
+              ]
+            }
+            """);
+        await File.WriteAllTextAsync(Path.Combine(job.Directory, "imap.secret"), imap.Password);
+        var report = Path.Combine(job.Directory, "report.json");
+
+        var (code, output) = await CliProcess.RunAsync("run", job.Path, "--state", job.StatePath, "--report", report);
+        Assert.True(code == ExitCodes.Success, output);
+        var dst = await Mailbox.ReadAllAsync(Server, target);
+        // Both INBOXes end in the one target INBOX, each message once; the IMAP tree comes along.
+        Assert.Equal(Hashes(popMessages.Concat(inbox).Select(m => m.Raw)), Hashes(dst["INBOX"].Messages.Select(m => m.Bytes)));
+        Assert.Equal(Hashes(projects.Select(m => m.Raw)), Hashes(dst["Projects"].Messages.Select(m => m.Bytes)));
+        using (var json = JsonDocument.Parse(await File.ReadAllTextAsync(report)))
+        {
+            var jobs = json.RootElement.GetProperty("jobs").EnumerateArray().ToList();
+            Assert.Equal(["from-pop", "from-imap"], jobs.Select(j => j.GetProperty("job").GetString()));
+            Assert.Equal([30, 35], jobs.Select(j => j.GetProperty("appended").GetInt32()));
+            Assert.Equal("UIDL", jobs[0].GetProperty("folders")[0].GetProperty("sourceIdentity").GetString());
+        }
+
+        var (again, againOutput) = await CliProcess.RunAsync("run", job.Path, "--state", job.StatePath, "--report", report);
+        Assert.True(again == ExitCodes.Success, againOutput);
+        using (var json = JsonDocument.Parse(await File.ReadAllTextAsync(report)))
+            Assert.All(json.RootElement.GetProperty("jobs").EnumerateArray(), j => Assert.Equal(0, j.GetProperty("appended").GetInt32()));
+        Assert.Equal(65, (await Mailbox.ReadAllAsync(Server, target)).Values.Sum(f => f.Messages.Count));
+    }
+
+    private static async Task<JobResult> RunAsync(JobFile job)
+    {
+        var config = job.Load();
+        return Assert.Single(await Runner.RunAsync(config, config.Jobs, job.StatePath, new MigrationOptions(), CancellationToken.None));
+    }
+
+    private static List<string> Hashes(IEnumerable<byte[]> messages)
+        => messages.Select(b => Convert.ToHexString(SHA256.HashData(Corpus.Normalize(b)))).Order().ToList();
+
+    private static SeedMessage Dated(int i, DateTimeOffset received)
+    {
+        var raw = Encoding.ASCII.GetBytes(
+            $"Received: from mx.example.org by mail.example.com; {received.ToUniversalTime().ToString("ddd, dd MMM yyyy HH:mm:ss", CultureInfo.InvariantCulture)} +0000\r\n" +
+            $"From: a@example.com\r\nSubject: dated {i}\r\nMessage-ID: <dated-{i}@mailsync.test>\r\n\r\nbody {i}\r\n");
+        return new SeedMessage(raw, received, MessageFlags.None, []);
+    }
+}
