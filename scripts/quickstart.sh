@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# One-command quick start: a local demo Dovecot with two seeded "old" mailboxes,
-# then `mailsync run samples.json` copies them into the "new" ones.
+# One-command quick start: a local demo Dovecot with two seeded "old" IMAP mailboxes
+# and one POP3 maildrop, then `mailsync run samples.json` copies them into the "new" ones.
 #
 #   scripts/quickstart.sh [MAILSYNC RUN OPTIONS...]   # e.g. --dry-run, --job alice, -v
 #
 # 1. Installs Dovecot if missing (no system service is started), stops a demo
 #    left by an earlier run, starts scripts/demo-dovecot.sh in .demo/dovecot.
-# 2. Gives the four users of samples.json fresh random passwords in
+# 2. Gives the six users of samples.json fresh random passwords in
 #    .demo/secrets/<user> (mode 600), where samples.json's "file:" references point.
-# 3. First time only: seeds demo-alice-old and demo-bob-old with messages from
+# 3. First time only: seeds demo-alice-old, demo-bob-old and demo-carol-pop with messages from
 #    ../shared/corpus/messages. Later runs keep the mailboxes and the checkpoint
 #    ledger, so running this script again copies nothing new.
 #    Start over: scripts/demo-dovecot.sh stop .demo/dovecot && rm -rf .demo samples.state.db
@@ -19,9 +19,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo="$(pwd)"
 readonly demo_dir="$repo/.demo/dovecot" secrets_dir="$repo/.demo/secrets"
-readonly corpus="$repo/../shared/corpus" seeded_marker="$repo/.demo/seeded"
+readonly corpus="$repo/../shared/corpus" seeded_marker="$repo/.demo/seeded" seeded_pop_marker="$repo/.demo/seeded-pop"
 readonly job_file="samples.json" report=".demo/report.json"
-readonly users=(demo-alice-old demo-alice-new demo-bob-old demo-bob-new)
+readonly users=(demo-alice-old demo-alice-new demo-bob-old demo-bob-new demo-carol-pop demo-carol-new)
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 
 die() { echo "quickstart: $*" >&2; exit 1; }
@@ -98,7 +98,7 @@ else
   step "Seeding demo-alice-old and demo-bob-old from ../shared/corpus"
   # A half-seeded or foreign demo is wiped: mailboxes of all four users and the ledger.
   for user in "${users[@]}"; do rm -rf "${demo_dir:?}/mail/$user"; done
-  rm -f samples.state.db samples.state.db-* samples.state.db.lock "$report"
+  rm -f samples.state.db samples.state.db-* samples.state.db.lock "$report" "$seeded_pop_marker"
   mapfile -t messages < <(pick_messages)
   started=$SECONDS
 
@@ -127,6 +127,16 @@ else
   echo "  seeded in $((SECONDS - started)) s"
 fi
 
+# The POP3 maildrop has its own marker, so a demo seeded before it existed gets it too.
+if [[ ! -f $seeded_pop_marker ]]; then
+  step "Seeding the POP3 maildrop of demo-carol-pop from ../shared/corpus"
+  rm -rf "${demo_dir:?}/mail/demo-carol-pop" "${demo_dir:?}/mail/demo-carol-new"
+  mapfile -t messages < <(pick_messages)
+  next_message=200   # other messages than alice's and bob's
+  seed demo-carol-pop INBOX 40
+  touch "$seeded_pop_marker"
+fi
+
 # --- 4. Build and run mailsync -----------------------------------------------------
 args=(run "$job_file" --report "$report")
 # Logs go to .demo/logs (rolling daily) unless the caller chose a log file.
@@ -151,8 +161,8 @@ Run it again: nothing is copied twice, the summary shows "0 appended":
   dotnet run --project src/MailSync.Cli -c Release -- run samples.json --log-file .demo/logs/mailsync-.log
 
 The demo server is still running, so you can look around:
-  IMAP 127.0.0.1:10143 (plain or STARTTLS), IMAPS 127.0.0.1:10993 (self-signed:
-  .demo/dovecot/tls/cert.pem); users ${users[*]},
+  IMAP 127.0.0.1:10143 (plain or STARTTLS), IMAPS 127.0.0.1:10993, POP3 127.0.0.1:10110,
+  POP3S 127.0.0.1:10995 (self-signed: .demo/dovecot/tls/cert.pem); users ${users[*]},
   password of each in .demo/secrets/<user>. For example:
     openssl s_client -quiet -starttls imap -connect 127.0.0.1:10143
     a LOGIN demo-alice-new <the password in .demo/secrets/demo-alice-new>

@@ -38,7 +38,7 @@ internal static class Summary
                 console.MarkupLine($"  … and {job.Failures.Count - 20} more (see --report)");
             foreach (var f in job.Folders.Where(f => f.SourceIdentity is not null))
             {
-                var dates = string.Join(", ", f.DateSources.Select(d => $"{d.Value} from {DateRule(d.Key)}"));
+                var dates = string.Join(", ", f.DateSources.OrderBy(d => DateRuleOrder(d.Key)).Select(d => $"{d.Value} from {DateRule(d.Key)}"));
                 console.MarkupLine($"  POP3 messages known by {Markup.Escape(f.SourceIdentity!)}; dates: {Markup.Escape(dates.Length == 0 ? "nothing copied" : dates)}; deleted from the server: {f.DeletedFromSource}");
             }
 
@@ -46,6 +46,8 @@ internal static class Summary
                 console.MarkupLine($"  [yellow]keywords refused by {Markup.Escape(f.TargetFolder)}:[/] {Markup.Escape(string.Join(", ", f.DroppedKeywords.Select(k => $"{k.Key} ({k.Value})")))}");
         }
     }
+
+    private static int DateRuleOrder(string source) => source switch { "Received" => 0, "Date" => 1, _ => 2 };
 
     private static string DateRule(string source) => source switch
     {
