@@ -50,8 +50,12 @@ public sealed class ExampleConfigTests
 
         var config = ConfigLoader.Load(Path.Combine(root, "samples.json")).Config!;
 
-        Assert.Equal(["alice", "bob"], config.Jobs.Select(j => j.Name));
+        Assert.Equal(["alice", "bob", "carol"], config.Jobs.Select(j => j.Name));
         Assert.Equal("Migrated", config.Jobs[1].TargetPrefix);
+        // The quick start's POP3 job.
+        Assert.Equal(Protocol.Pop3, config.Accounts[config.Jobs[2].Source].Protocol);
+        Assert.Equal("Old POP mail", config.Jobs[2].TargetFolder);
+        Assert.False(config.Jobs[2].DeleteFromSource);
         Assert.All(config.Accounts.Values, a => Assert.Equal(
             new SecretRef("file", Path.Combine(root, ".demo", "secrets", a.User)), a.Password));
     }
