@@ -58,6 +58,8 @@ render_config() {
       -e "s|@@NS_PREFIX@@||g" \
       -e "s|@@SPECIAL_AUTO@@|subscribe|g" \
       -e "s|@@MAX_USER_CONNECTIONS@@|10|g" \
+      -e "s|@@AUTH_MECHANISMS@@|plain login|g" \
+      -e "s|@@POP3_LOCK_SESSION@@|no|g" \
       -e "s|@@IMAP_PORT@@|$IMAP_PORT|g" \
       -e "s|@@IMAPS_PORT@@|$IMAPS_PORT|g" \
       -e "s|@@POP3_PORT@@|$POP3_PORT|g" \

@@ -7,6 +7,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using MailKit;
 using MailKit.Net.Imap;
+using MailKit.Net.Pop3;
 using MailKit.Security;
 using MailSync.Core.Stores;
 using MimeKit;
@@ -176,6 +177,26 @@ public sealed class DovecotServer : IAsyncDisposable
     }
 
     /// <summary>
+    /// Logs in on the plain POP3 port with MailKit's own choice of mechanism (APOP when
+    /// <see cref="DovecotOptions.Apop"/> is on, else SASL PLAIN); the caller owns (and disposes) the client.
+    /// </summary>
+    public async Task<Pop3Client> Pop3ConnectAsync(TestUser user, CancellationToken ct = default)
+    {
+        var client = new Pop3Client();
+        try
+        {
+            await client.ConnectAsync(Host, Pop3Port, SecureSocketOptions.None, ct);
+            await client.AuthenticateAsync(user.Name, user.Password, ct);
+            return client;
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
     /// APPENDs messages to FOLDER (full path with this server's separator, e.g. "Archive/2020"
     /// or "INBOX.Archive"), creating it and its parents as needed (subscribed unless
     /// <paramref name="subscribe"/> is false).
@@ -331,6 +352,8 @@ public sealed class DovecotServer : IAsyncDisposable
                 ["NS_PREFIX"] = NamespacePrefix,
                 ["SPECIAL_AUTO"] = Options.AutoCreateSpecialFolders ? "subscribe" : "no",
                 ["MAX_USER_CONNECTIONS"] = (Options.MaxUserConnections ?? 10).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["AUTH_MECHANISMS"] = "plain login" + (Options.Apop ? " apop" : ""),
+                ["POP3_LOCK_SESSION"] = Options.Pop3LockSession ? "yes" : "no",
                 ["IMAP_PORT"] = ImapPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["IMAPS_PORT"] = ImapsPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["POP3_PORT"] = Pop3Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
