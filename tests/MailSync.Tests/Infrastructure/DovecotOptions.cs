@@ -31,6 +31,19 @@ public sealed record DovecotOptions
     /// </summary>
     public bool Pop3LockSession { get; init; }
 
+    /// <summary>
+    /// Largest message the server stores, in KiB (quota plugin, quota_max_mail_size); a bigger
+    /// APPEND gets "NO [LIMIT] Mail size is larger than the maximum size allowed by server
+    /// configuration". Null: no limit.
+    /// </summary>
+    public int? MaxMailSizeKb { get; init; }
+
+    /// <summary>
+    /// Storage quota per user, in KiB (quota plugin, quota_rule = *:storage=NK); an APPEND that
+    /// would exceed it gets "NO [OVERQUOTA] Quota exceeded (mailbox for user is full)". Null: no quota.
+    /// </summary>
+    public int? QuotaStorageKb { get; init; }
+
     /// <summary>Path of the dovecot binary; null looks in /usr/sbin, then on PATH.</summary>
     public string? DovecotPath { get; init; }
 }

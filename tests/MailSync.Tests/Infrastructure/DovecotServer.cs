@@ -85,6 +85,7 @@ public sealed class DovecotServer : IAsyncDisposable
         }
 
         options ??= new DovecotOptions();
+        ValidateOptions(options);
         var binary = FindBinary(options);
         if (!Environment.IsPrivilegedProcess)
         {
@@ -340,6 +341,7 @@ public sealed class DovecotServer : IAsyncDisposable
         {
             var ports = PickFreePorts(4);
             (ImapPort, ImapsPort, Pop3Port, Pop3sPort) = (ports[0], ports[1], ports[2], ports[3]);
+            var quota = Options.MaxMailSizeKb is not null || Options.QuotaStorageKb is not null;
             var config = Render(template, new Dictionary<string, string>
             {
                 ["ROOT"] = RootDirectory,
@@ -354,6 +356,10 @@ public sealed class DovecotServer : IAsyncDisposable
                 ["MAX_USER_CONNECTIONS"] = (Options.MaxUserConnections ?? 10).ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["AUTH_MECHANISMS"] = "plain login" + (Options.Apop ? " apop" : ""),
                 ["POP3_LOCK_SESSION"] = Options.Pop3LockSession ? "yes" : "no",
+                ["MAIL_PLUGINS"] = quota ? "quota" : "",
+                ["IMAP_PLUGINS"] = quota ? "imap_quota" : "",
+                ["QUOTA_STORAGE"] = KiB(Options.QuotaStorageKb),
+                ["QUOTA_MAX_MAIL_SIZE"] = KiB(Options.MaxMailSizeKb),
                 ["IMAP_PORT"] = ImapPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["IMAPS_PORT"] = ImapsPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["POP3_PORT"] = Pop3Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -370,6 +376,22 @@ public sealed class DovecotServer : IAsyncDisposable
             {
                 await StopAsync();
             }
+        }
+    }
+
+    private static string KiB(int? value) =>
+        value is { } kib ? kib.ToString(System.Globalization.CultureInfo.InvariantCulture) + "K" : "0";
+
+    private static void ValidateOptions(DovecotOptions options)
+    {
+        if (options.MaxMailSizeKb is <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.MaxMailSizeKb, "MaxMailSizeKb must be positive (null: no limit).");
+        }
+
+        if (options.QuotaStorageKb is <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.QuotaStorageKb, "QuotaStorageKb must be positive (null: no quota).");
         }
     }
 

@@ -1,8 +1,8 @@
 namespace MailSync.Tests.Infrastructure;
 
 /// <summary>
-/// One Dovecot with every opt-in feature on, for the "dovecot-features" collection: APOP and POP3
-/// session locking.
+/// One Dovecot with every opt-in feature on, for the "dovecot-features" collection: APOP, POP3
+/// session locking, a 64 KiB message size limit and a 256 KiB storage quota.
 /// The knobs do not interfere as long as each test uses its own users.
 /// </summary>
 public sealed class FeatureDovecotFixture : IAsyncLifetime
@@ -11,6 +11,8 @@ public sealed class FeatureDovecotFixture : IAsyncLifetime
     {
         Apop = true,
         Pop3LockSession = true,
+        MaxMailSizeKb = 64,
+        QuotaStorageKb = 256,
     };
 
     private DovecotServer? _server;

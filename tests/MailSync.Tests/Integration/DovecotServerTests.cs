@@ -135,6 +135,12 @@ public sealed class DovecotServerTests(DovecotFixture fixture)
             Assert.Equal(["LOGIN", "PLAIN"], probe.AuthenticationMechanisms.Order(StringComparer.Ordinal));
         }
 
+        // No quota plugin.
+        using (var imap = await Server.ConnectAsync(user))
+        {
+            Assert.False(imap.Capabilities.HasFlag(ImapCapabilities.Quota));
+        }
+
         // No session lock by default: a second session for the same mailbox gets in at once.
         using var second = await Server.Pop3ConnectAsync(user);
         Assert.Equal(2, second.Count);
