@@ -44,6 +44,13 @@ public sealed record DovecotOptions
     /// </summary>
     public int? QuotaStorageKb { get; init; }
 
+    /// <summary>
+    /// When true, IMAP and POP3 also accept XOAUTH2 and OAUTHBEARER with tokens from
+    /// <see cref="DovecotServer.IssueOAuth2Token"/>, checked by a test-local introspection endpoint
+    /// on 127.0.0.1. Password logins keep working.
+    /// </summary>
+    public bool OAuth2 { get; init; }
+
     /// <summary>Path of the dovecot binary; null looks in /usr/sbin, then on PATH.</summary>
     public string? DovecotPath { get; init; }
 }

@@ -30,15 +30,18 @@ public sealed class DovecotServer : IAsyncDisposable
     private readonly string _binary;
     private readonly string _configPath;
     private readonly StringBuilder _consoleOutput = new();
+    private readonly OAuth2IntrospectionServer? _oauth2;
     private Process? _process;
     private bool _disposed;
 
-    private DovecotServer(string binary, string rootDirectory, DovecotOptions options, string certificateSha256)
+    private DovecotServer(
+        string binary, string rootDirectory, DovecotOptions options, string certificateSha256, OAuth2IntrospectionServer? oauth2)
     {
         _binary = binary;
         RootDirectory = rootDirectory;
         Options = options;
         CertificateSha256 = certificateSha256;
+        _oauth2 = oauth2;
         _configPath = Path.Combine(rootDirectory, "dovecot.conf");
     }
 
@@ -71,6 +74,12 @@ public sealed class DovecotServer : IAsyncDisposable
 
     /// <summary>Personal namespace prefix, as configured ("" or "INBOX.").</summary>
     public string NamespacePrefix => Options.NamespaceStyle == NamespaceStyle.InboxPrefixDot ? "INBOX." : "";
+
+    /// <summary>
+    /// The test-local token introspection endpoint Dovecot asks about XOAUTH2/OAUTHBEARER tokens;
+    /// null unless <see cref="DovecotOptions.OAuth2"/> is on.
+    /// </summary>
+    public OAuth2IntrospectionServer? OAuth2Endpoint => _oauth2;
 
     /// <summary>PID of the running dovecot master, or null while stopped.</summary>
     public int? ProcessId => _process is { HasExited: false } p ? p.Id : null;
@@ -116,7 +125,8 @@ public sealed class DovecotServer : IAsyncDisposable
             }
 
             var sha256 = await CreateCertificateAsync(Path.Combine(root, "tls"), ct);
-            var server = new DovecotServer(binary, root, options, sha256);
+            var server = new DovecotServer(
+                binary, root, options, sha256, options.OAuth2 ? OAuth2IntrospectionServer.Start() : null);
             try
             {
                 await server.StartFirstTimeAsync(template, internalUser, loginUser, mailUser, ct);
@@ -194,6 +204,21 @@ public sealed class DovecotServer : IAsyncDisposable
         {
             client.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// A fresh bearer token for XOAUTH2/OAUTHBEARER logins as <paramref name="user"/>
+    /// (MailKit: new SaslMechanismOAuth2(user.Name, token)). Needs <see cref="DovecotOptions.OAuth2"/>.
+    /// </summary>
+    public string IssueOAuth2Token(TestUser user) => RequireOAuth2().Issue(user.Name);
+
+    /// <summary>Makes an issued token introspect as inactive, as an expired or revoked one would.</summary>
+    public void RevokeOAuth2Token(string token)
+    {
+        if (!RequireOAuth2().Revoke(token))
+        {
+            throw new ArgumentException("This server never issued that token (or it is already revoked).", nameof(token));
         }
     }
 
@@ -280,6 +305,11 @@ public sealed class DovecotServer : IAsyncDisposable
 
         _disposed = true;
         await StopAsync();
+        if (_oauth2 is not null)
+        {
+            await _oauth2.DisposeAsync();
+        }
+
         TryDeleteDirectory(RootDirectory);
     }
 
@@ -354,7 +384,7 @@ public sealed class DovecotServer : IAsyncDisposable
                 ["NS_PREFIX"] = NamespacePrefix,
                 ["SPECIAL_AUTO"] = Options.AutoCreateSpecialFolders ? "subscribe" : "no",
                 ["MAX_USER_CONNECTIONS"] = (Options.MaxUserConnections ?? 10).ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["AUTH_MECHANISMS"] = "plain login" + (Options.Apop ? " apop" : ""),
+                ["AUTH_MECHANISMS"] = "plain login" + (Options.Apop ? " apop" : "") + (Options.OAuth2 ? " xoauth2 oauthbearer" : ""),
                 ["POP3_LOCK_SESSION"] = Options.Pop3LockSession ? "yes" : "no",
                 ["MAIL_PLUGINS"] = quota ? "quota" : "",
                 ["IMAP_PLUGINS"] = quota ? "imap_quota" : "",
@@ -366,6 +396,10 @@ public sealed class DovecotServer : IAsyncDisposable
                 ["POP3S_PORT"] = Pop3sPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             });
             await File.WriteAllTextAsync(_configPath, config, ct);
+            if (_oauth2 is not null)
+            {
+                await WriteOAuth2PassdbAsync(_oauth2.IntrospectionUrl, ct);
+            }
 
             try
             {
@@ -381,6 +415,37 @@ public sealed class DovecotServer : IAsyncDisposable
 
     private static string KiB(int? value) =>
         value is { } kib ? kib.ToString(System.Globalization.CultureInfo.InvariantCulture) + "K" : "0";
+
+    /// <summary>
+    /// The files the template's "!include_try ROOT/oauth2-passdb.conf" picks up: a passdb for
+    /// XOAUTH2/OAUTHBEARER only, and its settings (introspection by POST, "username" and
+    /// "active": true in the answer).
+    /// </summary>
+    private async Task WriteOAuth2PassdbAsync(Uri introspectionUrl, CancellationToken ct)
+    {
+        var settingsPath = Path.Combine(RootDirectory, "oauth2.conf.ext");
+        await File.WriteAllTextAsync(settingsPath, $"""
+            introspection_mode = post
+            introspection_url = {introspectionUrl}
+            username_attribute = username
+            active_attribute = active
+            active_value = true
+            timeout_msecs = 5000
+
+            """, ct);
+        await File.WriteAllTextAsync(Path.Combine(RootDirectory, "oauth2-passdb.conf"), $$"""
+            passdb {
+              driver = oauth2
+              mechanisms = xoauth2 oauthbearer
+              args = {{settingsPath}}
+              result_failure = return-fail
+            }
+
+            """, ct);
+    }
+
+    private OAuth2IntrospectionServer RequireOAuth2() =>
+        _oauth2 ?? throw new InvalidOperationException("Start the server with DovecotOptions.OAuth2 = true to use OAuth2 tokens.");
 
     private static void ValidateOptions(DovecotOptions options)
     {

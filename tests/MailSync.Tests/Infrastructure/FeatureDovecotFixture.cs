@@ -2,7 +2,7 @@ namespace MailSync.Tests.Infrastructure;
 
 /// <summary>
 /// One Dovecot with every opt-in feature on, for the "dovecot-features" collection: APOP, POP3
-/// session locking, a 64 KiB message size limit and a 256 KiB storage quota.
+/// session locking, a 64 KiB message size limit, a 256 KiB storage quota and XOAUTH2/OAUTHBEARER.
 /// The knobs do not interfere as long as each test uses its own users.
 /// </summary>
 public sealed class FeatureDovecotFixture : IAsyncLifetime
@@ -13,6 +13,7 @@ public sealed class FeatureDovecotFixture : IAsyncLifetime
         Pop3LockSession = true,
         MaxMailSizeKb = 64,
         QuotaStorageKb = 256,
+        OAuth2 = true,
     };
 
     private DovecotServer? _server;

@@ -135,11 +135,14 @@ public sealed class DovecotServerTests(DovecotFixture fixture)
             Assert.Equal(["LOGIN", "PLAIN"], probe.AuthenticationMechanisms.Order(StringComparer.Ordinal));
         }
 
-        // No quota plugin.
+        // No quota plugin, no OAuth2 endpoint.
         using (var imap = await Server.ConnectAsync(user))
         {
             Assert.False(imap.Capabilities.HasFlag(ImapCapabilities.Quota));
         }
+
+        Assert.Null(Server.OAuth2Endpoint);
+        Assert.Throws<InvalidOperationException>(() => Server.IssueOAuth2Token(user));
 
         // No session lock by default: a second session for the same mailbox gets in at once.
         using var second = await Server.Pop3ConnectAsync(user);
