@@ -58,6 +58,12 @@ render_config() {
       -e "s|@@NS_PREFIX@@||g" \
       -e "s|@@SPECIAL_AUTO@@|subscribe|g" \
       -e "s|@@MAX_USER_CONNECTIONS@@|10|g" \
+      -e "s|@@AUTH_MECHANISMS@@|plain login|g" \
+      -e "s|@@POP3_LOCK_SESSION@@|no|g" \
+      -e "s|@@MAIL_PLUGINS@@||g" \
+      -e "s|@@IMAP_PLUGINS@@||g" \
+      -e "s|@@QUOTA_STORAGE@@|0|g" \
+      -e "s|@@QUOTA_MAX_MAIL_SIZE@@|0|g" \
       -e "s|@@IMAP_PORT@@|$IMAP_PORT|g" \
       -e "s|@@IMAPS_PORT@@|$IMAPS_PORT|g" \
       -e "s|@@POP3_PORT@@|$POP3_PORT|g" \

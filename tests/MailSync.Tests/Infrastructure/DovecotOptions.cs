@@ -14,6 +14,43 @@ public sealed record DovecotOptions
     /// <summary>Per user and client IP, for IMAP and POP3; null keeps Dovecot's default of 10.</summary>
     public int? MaxUserConnections { get; init; }
 
+    /// <summary>
+    /// When true, POP3 offers APOP: the greeting carries a timestamp ("+OK Dovecot (Debian) ready.
+    /// &lt;...@host&gt;"). Off by default because MailKit's AuthenticateAsync(user, password) tries
+    /// APOP before SASL and USER/PASS, so turning it on changes which login path a test exercises.
+    /// </summary>
+    public bool Apop { get; init; }
+
+    /// <summary>
+    /// pop3_lock_session = yes: one POP3 session per mailbox. A second login authenticates, waits
+    /// for the session lock (10 s, hard-coded in Dovecot 2.3), then gets
+    /// "-ERR [IN-USE] Mailbox is locked by another POP3 session." and is disconnected.
+    /// For an immediate [IN-USE], <see cref="MaxUserConnections"/> = 1 answers a second login's PASS
+    /// with "-ERR [IN-USE] Maximum number of connections from user+IP exceeded
+    /// (mail_max_userip_connections=1)" (seen by hand with Dovecot 2.3.19; no test pins it).
+    /// </summary>
+    public bool Pop3LockSession { get; init; }
+
+    /// <summary>
+    /// Largest message the server stores, in KiB (quota plugin, quota_max_mail_size); a bigger
+    /// APPEND gets "NO [LIMIT] Mail size is larger than the maximum size allowed by server
+    /// configuration". Null: no limit.
+    /// </summary>
+    public int? MaxMailSizeKb { get; init; }
+
+    /// <summary>
+    /// Storage quota per user, in KiB (quota plugin, quota_rule = *:storage=NK); an APPEND that
+    /// would exceed it gets "NO [OVERQUOTA] Quota exceeded (mailbox for user is full)". Null: no quota.
+    /// </summary>
+    public int? QuotaStorageKb { get; init; }
+
+    /// <summary>
+    /// When true, IMAP and POP3 also accept XOAUTH2 and OAUTHBEARER with tokens from
+    /// <see cref="DovecotServer.IssueOAuth2Token"/>, checked by a test-local introspection endpoint
+    /// on 127.0.0.1. Password logins keep working.
+    /// </summary>
+    public bool OAuth2 { get; init; }
+
     /// <summary>Path of the dovecot binary; null looks in /usr/sbin, then on PATH.</summary>
     public string? DovecotPath { get; init; }
 }

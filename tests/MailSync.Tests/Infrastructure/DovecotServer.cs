@@ -7,6 +7,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using MailKit;
 using MailKit.Net.Imap;
+using MailKit.Net.Pop3;
 using MailKit.Security;
 using MailSync.Core.Stores;
 using MimeKit;
@@ -29,15 +30,18 @@ public sealed class DovecotServer : IAsyncDisposable
     private readonly string _binary;
     private readonly string _configPath;
     private readonly StringBuilder _consoleOutput = new();
+    private readonly OAuth2IntrospectionServer? _oauth2;
     private Process? _process;
     private bool _disposed;
 
-    private DovecotServer(string binary, string rootDirectory, DovecotOptions options, string certificateSha256)
+    private DovecotServer(
+        string binary, string rootDirectory, DovecotOptions options, string certificateSha256, OAuth2IntrospectionServer? oauth2)
     {
         _binary = binary;
         RootDirectory = rootDirectory;
         Options = options;
         CertificateSha256 = certificateSha256;
+        _oauth2 = oauth2;
         _configPath = Path.Combine(rootDirectory, "dovecot.conf");
     }
 
@@ -71,6 +75,12 @@ public sealed class DovecotServer : IAsyncDisposable
     /// <summary>Personal namespace prefix, as configured ("" or "INBOX.").</summary>
     public string NamespacePrefix => Options.NamespaceStyle == NamespaceStyle.InboxPrefixDot ? "INBOX." : "";
 
+    /// <summary>
+    /// The test-local token introspection endpoint Dovecot asks about XOAUTH2/OAUTHBEARER tokens;
+    /// null unless <see cref="DovecotOptions.OAuth2"/> is on.
+    /// </summary>
+    public OAuth2IntrospectionServer? OAuth2Endpoint => _oauth2;
+
     /// <summary>PID of the running dovecot master, or null while stopped.</summary>
     public int? ProcessId => _process is { HasExited: false } p ? p.Id : null;
 
@@ -84,6 +94,7 @@ public sealed class DovecotServer : IAsyncDisposable
         }
 
         options ??= new DovecotOptions();
+        ValidateOptions(options);
         var binary = FindBinary(options);
         if (!Environment.IsPrivilegedProcess)
         {
@@ -114,7 +125,8 @@ public sealed class DovecotServer : IAsyncDisposable
             }
 
             var sha256 = await CreateCertificateAsync(Path.Combine(root, "tls"), ct);
-            var server = new DovecotServer(binary, root, options, sha256);
+            var server = new DovecotServer(
+                binary, root, options, sha256, options.OAuth2 ? OAuth2IntrospectionServer.Start() : null);
             try
             {
                 await server.StartFirstTimeAsync(template, internalUser, loginUser, mailUser, ct);
@@ -172,6 +184,41 @@ public sealed class DovecotServer : IAsyncDisposable
         {
             client.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Logs in on the plain POP3 port with MailKit's own choice of mechanism (APOP when
+    /// <see cref="DovecotOptions.Apop"/> is on, else SASL PLAIN); the caller owns (and disposes) the client.
+    /// </summary>
+    public async Task<Pop3Client> Pop3ConnectAsync(TestUser user, CancellationToken ct = default)
+    {
+        var client = new Pop3Client();
+        try
+        {
+            await client.ConnectAsync(Host, Pop3Port, SecureSocketOptions.None, ct);
+            await client.AuthenticateAsync(user.Name, user.Password, ct);
+            return client;
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// A fresh bearer token for XOAUTH2/OAUTHBEARER logins as <paramref name="user"/>
+    /// (MailKit: new SaslMechanismOAuth2(user.Name, token)). Needs <see cref="DovecotOptions.OAuth2"/>.
+    /// </summary>
+    public string IssueOAuth2Token(TestUser user) => RequireOAuth2().Issue(user.Name);
+
+    /// <summary>Makes an issued token introspect as inactive, as an expired or revoked one would.</summary>
+    public void RevokeOAuth2Token(string token)
+    {
+        if (!RequireOAuth2().Revoke(token))
+        {
+            throw new ArgumentException("This server never issued that token (or it is already revoked).", nameof(token));
         }
     }
 
@@ -258,6 +305,11 @@ public sealed class DovecotServer : IAsyncDisposable
 
         _disposed = true;
         await StopAsync();
+        if (_oauth2 is not null)
+        {
+            await _oauth2.DisposeAsync();
+        }
+
         TryDeleteDirectory(RootDirectory);
     }
 
@@ -319,6 +371,7 @@ public sealed class DovecotServer : IAsyncDisposable
         {
             var ports = PickFreePorts(4);
             (ImapPort, ImapsPort, Pop3Port, Pop3sPort) = (ports[0], ports[1], ports[2], ports[3]);
+            var quota = Options.MaxMailSizeKb is not null || Options.QuotaStorageKb is not null;
             var config = Render(template, new Dictionary<string, string>
             {
                 ["ROOT"] = RootDirectory,
@@ -331,12 +384,22 @@ public sealed class DovecotServer : IAsyncDisposable
                 ["NS_PREFIX"] = NamespacePrefix,
                 ["SPECIAL_AUTO"] = Options.AutoCreateSpecialFolders ? "subscribe" : "no",
                 ["MAX_USER_CONNECTIONS"] = (Options.MaxUserConnections ?? 10).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["AUTH_MECHANISMS"] = "plain login" + (Options.Apop ? " apop" : "") + (Options.OAuth2 ? " xoauth2 oauthbearer" : ""),
+                ["POP3_LOCK_SESSION"] = Options.Pop3LockSession ? "yes" : "no",
+                ["MAIL_PLUGINS"] = quota ? "quota" : "",
+                ["IMAP_PLUGINS"] = quota ? "imap_quota" : "",
+                ["QUOTA_STORAGE"] = KiB(Options.QuotaStorageKb),
+                ["QUOTA_MAX_MAIL_SIZE"] = KiB(Options.MaxMailSizeKb),
                 ["IMAP_PORT"] = ImapPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["IMAPS_PORT"] = ImapsPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["POP3_PORT"] = Pop3Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["POP3S_PORT"] = Pop3sPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             });
             await File.WriteAllTextAsync(_configPath, config, ct);
+            if (_oauth2 is not null)
+            {
+                await WriteOAuth2PassdbAsync(_oauth2.IntrospectionUrl, ct);
+            }
 
             try
             {
@@ -347,6 +410,53 @@ public sealed class DovecotServer : IAsyncDisposable
             {
                 await StopAsync();
             }
+        }
+    }
+
+    private static string KiB(int? value) =>
+        value is { } kib ? kib.ToString(System.Globalization.CultureInfo.InvariantCulture) + "K" : "0";
+
+    /// <summary>
+    /// The files the template's "!include_try ROOT/oauth2-passdb.conf" picks up: a passdb for
+    /// XOAUTH2/OAUTHBEARER only, and its settings (introspection by POST, "username" and
+    /// "active": true in the answer).
+    /// </summary>
+    private async Task WriteOAuth2PassdbAsync(Uri introspectionUrl, CancellationToken ct)
+    {
+        var settingsPath = Path.Combine(RootDirectory, "oauth2.conf.ext");
+        await File.WriteAllTextAsync(settingsPath, $"""
+            introspection_mode = post
+            introspection_url = {introspectionUrl}
+            username_attribute = username
+            active_attribute = active
+            active_value = true
+            timeout_msecs = 5000
+
+            """, ct);
+        await File.WriteAllTextAsync(Path.Combine(RootDirectory, "oauth2-passdb.conf"), $$"""
+            passdb {
+              driver = oauth2
+              mechanisms = xoauth2 oauthbearer
+              args = {{settingsPath}}
+              result_failure = return-fail
+            }
+
+            """, ct);
+    }
+
+    private OAuth2IntrospectionServer RequireOAuth2() =>
+        _oauth2 ?? throw new InvalidOperationException("Start the server with DovecotOptions.OAuth2 = true to use OAuth2 tokens.");
+
+    private static void ValidateOptions(DovecotOptions options)
+    {
+        if (options.MaxMailSizeKb is <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.MaxMailSizeKb, "MaxMailSizeKb must be positive (null: no limit).");
+        }
+
+        if (options.QuotaStorageKb is <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.QuotaStorageKb, "QuotaStorageKb must be positive (null: no quota).");
         }
     }
 

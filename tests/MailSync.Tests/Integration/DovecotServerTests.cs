@@ -117,6 +117,39 @@ public sealed class DovecotServerTests(DovecotFixture fixture)
     }
 
     [Fact]
+    public async Task Pop3ConnectAsync_logs_in_and_the_default_server_keeps_the_opt_in_features_off()
+    {
+        var user = await Server.CreateUserAsync("pop-connect");
+        await Server.SeedAsync(user, "INBOX", [Message("one"), Message("two")]);
+
+        using var client = await Server.Pop3ConnectAsync(user);
+
+        Assert.True(client.IsAuthenticated);
+        Assert.Equal(2, client.Count);
+
+        // The SASL list is only on the CAPA before login.
+        using (var probe = new Pop3Client { Timeout = (int)ClientTimeout.TotalMilliseconds })
+        {
+            await probe.ConnectAsync(Server.Host, Server.Pop3Port, SecureSocketOptions.None);
+            Assert.False(probe.Capabilities.HasFlag(Pop3Capabilities.Apop));
+            Assert.Equal(["LOGIN", "PLAIN"], probe.AuthenticationMechanisms.Order(StringComparer.Ordinal));
+        }
+
+        // No quota plugin, no OAuth2 endpoint.
+        using (var imap = await Server.ConnectAsync(user))
+        {
+            Assert.False(imap.Capabilities.HasFlag(ImapCapabilities.Quota));
+        }
+
+        Assert.Null(Server.OAuth2Endpoint);
+        Assert.Throws<InvalidOperationException>(() => Server.IssueOAuth2Token(user));
+
+        // No session lock by default: a second session for the same mailbox gets in at once.
+        using var second = await Server.Pop3ConnectAsync(user);
+        Assert.Equal(2, second.Count);
+    }
+
+    [Fact]
     public async Task Fresh_users_are_isolated()
     {
         var alice = await Server.CreateUserAsync("alice");
