@@ -173,7 +173,17 @@ public sealed class Pop3Mailbox(MailEndpoint endpoint) : IAsyncDisposable
                 await client.AuthenticateAsync(new SingleMethodCredentials("APOP", credentials), cancellationToken).ConfigureAwait(false);
                 break;
             case var sasl:
-                await client.AuthenticateAsync(ServerTrust.CreateMechanism(sasl, credentials), cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await client.AuthenticateAsync(ServerTrust.CreateMechanism(sasl, credentials), cancellationToken).ConfigureAwait(false);
+                }
+                catch (Pop3ProtocolException ex) when (sasl is "XOAUTH2" or "OAUTHBEARER")
+                {
+                    // A refused token comes back as a "+ <error JSON>" challenge that MailKit's POP3
+                    // client does not answer; it is a refused login, not a broken connection.
+                    throw new StoreConnectException($"{Endpoint}: the server refused the {sasl} token (expired or revoked?)", isAuthentication: true, ex);
+                }
+
                 break;
         }
     }
