@@ -217,7 +217,8 @@ public sealed class Pop3Mailbox(MailEndpoint endpoint) : IAsyncDisposable
         var reply = (ex as Pop3CommandException)?.StatusText is { Length: > 0 } status ? "-ERR " + status : _replies.LastError;
         var code = Pop3ReplyClassifier.CodeOf(reply);
         var said = reply is null ? ex.Message : Pop3ReplyClassifier.TextOf(reply);
-        if (Pop3ReplyClassifier.Classify(reply) == FailureKind.Transient)
+        var kind = Pop3ReplyClassifier.Classify(reply);
+        if (kind == FailureKind.Transient)
         {
             TimeSpan? wait = code is not null && code.StartsWith("LOGIN-DELAY", StringComparison.OrdinalIgnoreCase) && client?.LoginDelay > 0
                 ? TimeSpan.FromSeconds(client.LoginDelay)
@@ -225,11 +226,13 @@ public sealed class Pop3Mailbox(MailEndpoint endpoint) : IAsyncDisposable
             return new ServerBusyException($"{Endpoint}: the server asks to try again later [{code}]: {said}", wait, ex);
         }
 
+        // [AUTH] or [SYS/PERM], whatever MailKit made of it (it may have tried another method on a closed connection).
+        if (kind == FailureKind.Account)
+            return new StoreConnectException($"{Endpoint}: login refused [{code}]: {said}", isAuthentication: true, ex);
+
         return ex switch
         {
             StoreConnectException same => same,
-            AuthenticationException or Pop3CommandException when code is not null
-                => new StoreConnectException($"{Endpoint}: login refused [{code}]: {said}", isAuthentication: true, ex),
             AuthenticationException => new StoreConnectException($"{Endpoint}: authentication failed: {said}", isAuthentication: true, ex),
             SslHandshakeException => new StoreConnectException($"{Endpoint}: TLS handshake failed (certificate not trusted? set certificateFingerprint or trustAnyCertificate only if you mean it): {ex.Message}", isAuthentication: false, ex),
             SocketException or IOException or Pop3ProtocolException or TimeoutException
