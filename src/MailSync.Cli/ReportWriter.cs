@@ -15,6 +15,8 @@ internal static class ReportWriter
             generatedUtc = DateTimeOffset.UtcNow,
             jobFile,
             exitCode,
+            // VmHWM on Linux: the most memory the process held at once, for memory bounds and benchmarks.
+            peakWorkingSetBytes = System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64,
             jobs = results.Select(r => new
             {
                 job = r.Job,
