@@ -103,9 +103,9 @@ internal static class AccountReader
         }
 
         // Zero would hit a busy server again at once, which is what it asked us not to do.
-        if (retryDelaySeconds is < 1 or > 600)
+        if (retryDelaySeconds is < 1 or > 300)
         {
-            json.Error("retryDelaySeconds", "must be between 1 and 600");
+            json.Error("retryDelaySeconds", "must be between 1 and 300 (waits are capped at 300 s)");
         }
 
         if (errors.Count > errorsBefore || protocol is null || host is null || user is null || (password is null && oauth2Token is null))

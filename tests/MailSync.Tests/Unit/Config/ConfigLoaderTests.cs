@@ -76,7 +76,7 @@ public sealed class ConfigLoaderTests
         var result = ConfigJson.ParsePatched("""
             {
               "accounts.old": { "security": "ssl", "password": null, "oauth2Token": "env:OLD_TOKEN", "authMechanism": "xoauth2",
-                                "maxConnections": 32, "timeoutSeconds": 5, "retryAttempts": 0, "retryDelaySeconds": 600,
+                                "maxConnections": 32, "timeoutSeconds": 5, "retryAttempts": 0, "retryDelaySeconds": 300,
                                 "certificateFingerprint": "ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89" },
               "accounts.new": { "host": "mail.example.org", "allowInsecure": true, "trustAnyCertificate": true,
                                 "retryAttempts": 20, "retryDelaySeconds": 1 },
@@ -93,7 +93,7 @@ public sealed class ConfigLoaderTests
         Assert.Equal(32, old.MaxConnections);
         Assert.Equal(5, old.TimeoutSeconds);
         Assert.Equal(0, old.RetryAttempts);
-        Assert.Equal(600, old.RetryDelaySeconds);
+        Assert.Equal(300, old.RetryDelaySeconds);
         Assert.Equal("ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789", old.CertificateFingerprint);
         var @new = result.Config.Accounts["new"];
         Assert.True(@new.AllowInsecure);

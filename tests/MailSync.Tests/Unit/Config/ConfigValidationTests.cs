@@ -51,8 +51,8 @@ public sealed class ConfigValidationTests
     [InlineData("""{ "accounts.old": { "retryAttempts": -1 } }""", "accounts.old.retryAttempts", "must be between 0 and 20")]
     [InlineData("""{ "accounts.old": { "retryAttempts": 21 } }""", "accounts.old.retryAttempts", "must be between 0 and 20")]
     [InlineData("""{ "accounts.old": { "retryAttempts": "5" } }""", "accounts.old.retryAttempts", "must be a whole number")]
-    [InlineData("""{ "accounts.old": { "retryDelaySeconds": 0 } }""", "accounts.old.retryDelaySeconds", "must be between 1 and 600")]
-    [InlineData("""{ "accounts.old": { "retryDelaySeconds": 601 } }""", "accounts.old.retryDelaySeconds", "must be between 1 and 600")]
+    [InlineData("""{ "accounts.old": { "retryDelaySeconds": 0 } }""", "accounts.old.retryDelaySeconds", "must be between 1 and 300 (waits are capped at 300 s)")]
+    [InlineData("""{ "accounts.old": { "retryDelaySeconds": 301 } }""", "accounts.old.retryDelaySeconds", "must be between 1 and 300 (waits are capped at 300 s)")]
     [InlineData("""{ "accounts.old": { "retryDelaySeconds": 1.5 } }""", "accounts.old.retryDelaySeconds", "must be a whole number")]
     [InlineData("""{ "accounts.old": { "hots": "x" } }""", "accounts.old.hots", "unknown property \"hots\"; did you mean \"host\"?")]
     [InlineData("""{ "accounts.old": { "colour": "x" } }""", "accounts.old.colour", "unknown property \"colour\"; known properties are protocol, host")]
@@ -218,7 +218,7 @@ public sealed class ConfigValidationTests
         var result = ConfigJson.ParsePatched("""{ "accounts.old": { "retryAttempts": 100, "retryDelaySeconds": 0 } }""");
 
         Assert.Equal(
-            ["accounts.old.retryAttempts: must be between 0 and 20", "accounts.old.retryDelaySeconds: must be between 1 and 600"],
+            ["accounts.old.retryAttempts: must be between 0 and 20", "accounts.old.retryDelaySeconds: must be between 1 and 300 (waits are capped at 300 s)"],
             result.Errors.Select(e => e.ToString()));
     }
 
