@@ -63,12 +63,7 @@ public sealed class MigrationEngine(
         var sourceStatus = await source.OpenFolderAsync(sourceName, forWriting: false, cancellationToken).ConfigureAwait(false);
         folderResult.SourceMessages = sourceStatus.Count;
 
-        FolderStatus targetStatus;
-        // A dry run creates no folder, so a folder still to be created is planned as empty.
-        if (options.DryRun && !targetExists)
-            targetStatus = new FolderStatus(targetName, 0, 1, null, 0, FlagText.Settable, true, new HashSet<string>());
-        else
-            targetStatus = await target.OpenFolderAsync(targetName, forWriting: !options.DryRun, cancellationToken).ConfigureAwait(false);
+        var targetStatus = await _writer.OpenAsync(targetName, targetExists, options.DryRun, cancellationToken).ConfigureAwait(false);
 
         var records = ledger.LoadMessages(pair.Id);
         if (!options.DryRun)

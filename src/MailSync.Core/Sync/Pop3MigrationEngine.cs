@@ -56,12 +56,7 @@ public sealed class Pop3MigrationEngine(
     private async Task CopyAsync(string targetName, bool targetExists, FolderResult folderResult, JobResult result, CancellationToken cancellationToken)
     {
         var pair = ledger.GetOrCreatePair(job, SourceFolder, targetName);
-        FolderStatus targetStatus;
-        // A dry run creates no folder, so a folder still to be created is planned as empty.
-        if (options.DryRun && !targetExists)
-            targetStatus = new FolderStatus(targetName, 0, 1, null, 0, FlagText.Settable, true, new HashSet<string>());
-        else
-            targetStatus = await target.OpenFolderAsync(targetName, forWriting: !options.DryRun, cancellationToken).ConfigureAwait(false);
+        var targetStatus = await _writer.OpenAsync(targetName, targetExists, options.DryRun, cancellationToken).ConfigureAwait(false);
 
         var records = ledger.LoadMessages(pair.Id);
         if (!options.DryRun)

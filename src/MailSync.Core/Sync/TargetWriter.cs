@@ -17,6 +17,17 @@ internal sealed class TargetWriter(string job, IMessageTarget target, Checkpoint
 {
     private static readonly FormatOptions AppendFormat = CreateAppendFormat();
 
+    /// <summary>
+    /// Opens the target folder (read-write, to learn which keywords it keeps). A dry run creates no
+    /// folder, so a folder still to be created is planned as an empty one that takes every keyword.
+    /// </summary>
+    public async Task<FolderStatus> OpenAsync(string targetName, bool exists, bool dryRun, CancellationToken cancellationToken)
+    {
+        if (dryRun && !exists)
+            return new FolderStatus(targetName, 0, 1, null, 0, FlagText.Settable, true, new HashSet<string>());
+        return await target.OpenFolderAsync(targetName, forWriting: !dryRun, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Creates the mapped target folders that are missing and subscribes those that should be.</summary>
     public async Task EnsureFoldersAsync(FolderMapResult map, IReadOnlyList<FolderInfo> existing, CancellationToken cancellationToken)
     {

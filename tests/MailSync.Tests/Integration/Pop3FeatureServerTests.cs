@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 using MailSync.Core.Jobs;
 using MailSync.Core.Sync;
@@ -19,7 +18,7 @@ public sealed class Pop3FeatureServerTests(FeatureDovecotFixture fixture)
         var (source, target) = await UsersAsync("apop");
         await Server.SeedAsync(source, "INBOX", Synthetic.Messages(4, seed: 41));
         using var job = Pop3Job(source, target, "\"authMechanism\": \"APOP\"");
-        var result = await RunAsync(job);
+        var result = await job.RunAsync();
         Assert.Equal((JobStatus.Succeeded, 4), (result.Status, result.Appended));
     }
 
@@ -32,11 +31,11 @@ public sealed class Pop3FeatureServerTests(FeatureDovecotFixture fixture)
         using var job = Pop3Job(source, target, "\"oauth2Token\": \"file:token.secret\"", passwordMember: false);
         await File.WriteAllTextAsync(Path.Combine(job.Directory, "token.secret"), token);
 
-        var result = await RunAsync(job);
+        var result = await job.RunAsync();
         Assert.Equal((JobStatus.Succeeded, 4), (result.Status, result.Appended));
 
         Server.RevokeOAuth2Token(token);
-        var refused = await RunAsync(job);
+        var refused = await job.RunAsync();
         Assert.Equal(JobStatus.AccountFailed, refused.Status);
         Assert.Contains("XOAUTH2 token", refused.Error);
         Assert.DoesNotContain(token, refused.Error);
@@ -56,7 +55,7 @@ public sealed class Pop3FeatureServerTests(FeatureDovecotFixture fixture)
         await plain.SeedAsync(source, "INBOX", small.Concat(big));
         using var job = JobFile.CreatePop3(plain, source, Server, target, ", \"deleteFromSource\": true");
 
-        var result = await RunAsync(job);
+        var result = await job.RunAsync();
         Assert.Equal(JobStatus.CompletedWithFailures, result.Status);
         Assert.Equal(2, result.Failures.Count);
         Assert.All(result.Failures, f => Assert.Contains("refused by the target", f.Reason));
@@ -65,8 +64,8 @@ public sealed class Pop3FeatureServerTests(FeatureDovecotFixture fixture)
 
         var left = await Pop3Box.ReadAllAsync(plain, source);
         Assert.Equal(result.Failures.Select(f => f.SourceKey!).Order(), left.Select(m => m.Uidl).Order());
-        Assert.Equal(Hashes(big.Select(m => m.Raw)), Hashes(left.Select(m => m.Bytes)));
-        Assert.Equal(Hashes(small.Select(m => m.Raw)), Hashes((await Mailbox.ReadAllAsync(Server, target))["INBOX"].Messages.Select(m => m.Bytes)));
+        Assert.Equal(Corpus.NormalizedHashes(big.Select(m => m.Raw)), Corpus.NormalizedHashes(left.Select(m => m.Bytes)));
+        Assert.Equal(Corpus.NormalizedHashes(small.Select(m => m.Raw)), Corpus.NormalizedHashes((await Mailbox.ReadAllAsync(Server, target))["INBOX"].Messages.Select(m => m.Bytes)));
     }
 
     private async Task<(TestUser Source, TestUser Target)> UsersAsync(string name)
@@ -81,14 +80,4 @@ public sealed class Pop3FeatureServerTests(FeatureDovecotFixture fixture)
             File.WriteAllText(job.Path, File.ReadAllText(job.Path).Replace("\"password\": \"file:src.secret\", ", string.Empty, StringComparison.Ordinal));
         return job;
     }
-
-    private static async Task<JobResult> RunAsync(JobFile job)
-    {
-        var config = job.Load();
-        return Assert.Single(await new JobRunner(Serilog.Core.Logger.None, NullMigrationObserver.Instance)
-            .RunAsync(config, config.Jobs, job.StatePath, new MigrationOptions(), CancellationToken.None));
-    }
-
-    private static List<string> Hashes(IEnumerable<byte[]> messages)
-        => messages.Select(b => Convert.ToHexString(SHA256.HashData(Corpus.Normalize(b)))).Order().ToList();
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using MailKit;
@@ -32,7 +31,7 @@ public sealed class Pop3JobTests(DovecotFixture fixture)
         Assert.Equal(2, refused.Count);
 
         using var job = JobFile.CreatePop3(Server, source, Server, target, ", \"deleteFromSource\": true");
-        var result = await RunAsync(job);
+        var result = await job.RunAsync();
         Assert.Equal(JobStatus.CompletedWithFailures, result.Status);
         Assert.Equal(refused, result.Failures.Select(f => f.SourceKey!).Order());
         Assert.Equal(40, result.Folders[0].DeletedFromSource);
@@ -41,10 +40,10 @@ public sealed class Pop3JobTests(DovecotFixture fixture)
         var after = await Pop3Box.ReadAllAsync(Server, source);
         Assert.Equal(refused, after.Select(m => m.Uidl).Order());
         var copies = (await Mailbox.ReadAllAsync(Server, target))["INBOX"].Messages;
-        Assert.Equal(Hashes(before.Where(m => !refused.Contains(m.Uidl)).Select(m => m.Bytes)), Hashes(copies.Select(c => c.Bytes)));
+        Assert.Equal(Corpus.NormalizedHashes(before.Where(m => !refused.Contains(m.Uidl)).Select(m => m.Bytes)), Corpus.NormalizedHashes(copies.Select(c => c.Bytes)));
 
         // A second run copies nothing, deletes nothing more, and still names the two it cannot copy.
-        var again = await RunAsync(job);
+        var again = await job.RunAsync();
         Assert.Equal((0, 0), (again.Appended, again.Folders[0].DeletedFromSource));
         Assert.Equal(refused, again.Failures.Select(f => f.SourceKey!).Order());
         Assert.Equal(refused, (await Pop3Box.ReadAllAsync(Server, source)).Select(m => m.Uidl).Order());
@@ -61,11 +60,11 @@ public sealed class Pop3JobTests(DovecotFixture fixture)
         await Server.SeedAsync(source, "INBOX", old.Concat(recent));
 
         using var job = JobFile.CreatePop3(Server, source, Server, target, ", \"deleteFromSource\": true, \"deleteOlderThanDays\": 30");
-        var result = await RunAsync(job);
+        var result = await job.RunAsync();
         Assert.Equal(JobStatus.Succeeded, result.Status);
         Assert.Equal(10, result.Appended);
         Assert.Equal(6, result.Folders[0].DeletedFromSource);
-        Assert.Equal(Hashes(recent.Select(m => m.Raw)), Hashes((await Pop3Box.ReadAllAsync(Server, source)).Select(m => m.Bytes)));
+        Assert.Equal(Corpus.NormalizedHashes(recent.Select(m => m.Raw)), Corpus.NormalizedHashes((await Pop3Box.ReadAllAsync(Server, source)).Select(m => m.Bytes)));
         Assert.Equal(10, (await Mailbox.ReadAllAsync(Server, target))["INBOX"].Messages.Count);
     }
 
@@ -78,7 +77,7 @@ public sealed class Pop3JobTests(DovecotFixture fixture)
         var before = await Mailbox.ReadAllAsync(Server, source);
 
         using var job = JobFile.CreatePop3(Server, source, Server, target);
-        Assert.Equal(JobStatus.Succeeded, (await RunAsync(job)).Status);
+        Assert.Equal(JobStatus.Succeeded, (await job.RunAsync()).Status);
         // Same messages, same flags (RSET before QUIT: the POP3 session marks nothing as read).
         var after = await Mailbox.ReadAllAsync(Server, source);
         Assert.Equal(before["INBOX"].Messages.Select(m => (m.Uid, m.Flags)), after["INBOX"].Messages.Select(m => (m.Uid, m.Flags)));
@@ -112,9 +111,27 @@ public sealed class Pop3JobTests(DovecotFixture fixture)
         await Server.SeedAsync(source, "INBOX", Synthetic.Messages(3, seed: 1));
         var auth = mechanism is null ? string.Empty : $", \"authMechanism\": \"{mechanism}\"";
         using var job = JobFile.CreatePop3(Server, source, Server, target, popAccount: $"\"port\": {Server.Pop3Port}, \"security\": \"none\"{auth}");
-        var result = await RunAsync(job);
+        var result = await job.RunAsync();
         Assert.Equal(JobStatus.Succeeded, result.Status);
         Assert.Equal(3, result.Appended);
+    }
+
+    [Fact]
+    public async Task STLS_with_a_pinned_certificate_works_and_an_unverifiable_certificate_is_refused()
+    {
+        var source = await Server.CreateUserAsync("popstls");
+        var target = await Server.CreateUserAsync("popstls-dst");
+        await Server.SeedAsync(source, "INBOX", Synthetic.Messages(3, seed: 2));
+        using var pinned = JobFile.CreatePop3(Server, source, Server, target,
+            popAccount: $"\"port\": {Server.Pop3Port}, \"security\": \"starttls\", \"certificateFingerprint\": \"{Server.CertificateSha256}\"");
+        var result = await pinned.RunAsync();
+        Assert.Equal((JobStatus.Succeeded, 3), (result.Status, result.Appended));
+
+        // The test server's certificate is self-signed: without a pin it must not be trusted.
+        using var unpinned = JobFile.CreatePop3(Server, source, Server, target, popAccount: $"\"port\": {Server.Pop3Port}, \"security\": \"starttls\"");
+        var refused = await unpinned.RunAsync();
+        Assert.Equal(JobStatus.AccountFailed, refused.Status);
+        Assert.Contains("TLS", refused.Error);
     }
 
     [Fact]
@@ -123,7 +140,7 @@ public sealed class Pop3JobTests(DovecotFixture fixture)
         var source = await Server.CreateUserAsync("popwrong");
         var target = await Server.CreateUserAsync("popwrong-dst");
         using var job = JobFile.CreatePop3(Server, source with { Password = "not-the-password-x7" }, Server, target);
-        var result = await RunAsync(job);
+        var result = await job.RunAsync();
         Assert.Equal(JobStatus.AccountFailed, result.Status);
         Assert.Contains("[AUTH]", result.Error);
         Assert.DoesNotContain("not-the-password-x7", result.Error);
@@ -162,8 +179,8 @@ public sealed class Pop3JobTests(DovecotFixture fixture)
         Assert.True(code == ExitCodes.Success, output);
         var dst = await Mailbox.ReadAllAsync(Server, target);
         // Both INBOXes end in the one target INBOX, each message once; the IMAP tree comes along.
-        Assert.Equal(Hashes(popMessages.Concat(inbox).Select(m => m.Raw)), Hashes(dst["INBOX"].Messages.Select(m => m.Bytes)));
-        Assert.Equal(Hashes(projects.Select(m => m.Raw)), Hashes(dst["Projects"].Messages.Select(m => m.Bytes)));
+        Assert.Equal(Corpus.NormalizedHashes(popMessages.Concat(inbox).Select(m => m.Raw)), Corpus.NormalizedHashes(dst["INBOX"].Messages.Select(m => m.Bytes)));
+        Assert.Equal(Corpus.NormalizedHashes(projects.Select(m => m.Raw)), Corpus.NormalizedHashes(dst["Projects"].Messages.Select(m => m.Bytes)));
         using (var json = JsonDocument.Parse(await File.ReadAllTextAsync(report)))
         {
             var jobs = json.RootElement.GetProperty("jobs").EnumerateArray().ToList();
@@ -179,14 +196,7 @@ public sealed class Pop3JobTests(DovecotFixture fixture)
         Assert.Equal(65, (await Mailbox.ReadAllAsync(Server, target)).Values.Sum(f => f.Messages.Count));
     }
 
-    private static async Task<JobResult> RunAsync(JobFile job)
-    {
-        var config = job.Load();
-        return Assert.Single(await Runner.RunAsync(config, config.Jobs, job.StatePath, new MigrationOptions(), CancellationToken.None));
-    }
 
-    private static List<string> Hashes(IEnumerable<byte[]> messages)
-        => messages.Select(b => Convert.ToHexString(SHA256.HashData(Corpus.Normalize(b)))).Order().ToList();
 
     private static SeedMessage Dated(int i, DateTimeOffset received)
     {

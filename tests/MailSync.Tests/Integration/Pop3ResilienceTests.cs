@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using MailSync.Core.Jobs;
 using MailSync.Core.Sync;
 using MailSync.Tests.Infrastructure;
@@ -13,8 +12,6 @@ namespace MailSync.Tests.Integration;
 [Collection(DovecotCollection.Name)]
 public sealed class Pop3ResilienceTests(DovecotFixture fixture)
 {
-    private static readonly JobRunner Runner = new(Serilog.Core.Logger.None, NullMigrationObserver.Instance);
-
     private DovecotServer Server => fixture.Server;
 
     [Fact]
@@ -27,14 +24,14 @@ public sealed class Pop3ResilienceTests(DovecotFixture fixture)
         proxy.HideUidl = true;
         using var job = ViaProxy(proxy, source, target);
 
-        var result = await RunAsync(job);
+        var result = await job.RunAsync();
         Assert.Equal(JobStatus.Succeeded, result.Status);
         Assert.Equal(200, result.Appended);
         Assert.Equal("fingerprint", result.Folders[0].SourceIdentity);
         Assert.Contains(result.Warnings, w => w.Contains("no UIDL", StringComparison.Ordinal));
-        Assert.Equal(Hashes(messages.Select(m => m.Raw)), Hashes((await Mailbox.ReadAllAsync(Server, target))["INBOX"].Messages.Select(m => m.Bytes)));
+        Assert.Equal(Corpus.NormalizedHashes(messages.Select(m => m.Raw)), Corpus.NormalizedHashes((await Mailbox.ReadAllAsync(Server, target))["INBOX"].Messages.Select(m => m.Bytes)));
 
-        var again = await RunAsync(job);
+        var again = await job.RunAsync();
         Assert.Equal((JobStatus.Succeeded, 0, 200), (again.Status, again.Appended, again.Folders[0].AlreadyCopied));
     }
 
@@ -50,7 +47,7 @@ public sealed class Pop3ResilienceTests(DovecotFixture fixture)
         proxy.RefuseNextLogins(refusals, answer);
         using var job = ViaProxy(proxy, source, target, "\"retryAttempts\": 3, \"retryDelaySeconds\": 1");
 
-        var result = await RunAsync(job);
+        var result = await job.RunAsync();
         Assert.Equal(JobStatus.Succeeded, result.Status);
         Assert.Equal(10, result.Appended);
         Assert.Equal((refusals, refusals + 1), (proxy.RefusedLogins, proxy.ConnectionCount));
@@ -83,7 +80,7 @@ public sealed class Pop3ResilienceTests(DovecotFixture fixture)
         proxy.RefuseNextLogins(5, answer);
         using var job = ViaProxy(proxy, source, target, "\"retryAttempts\": 3, \"retryDelaySeconds\": 1");
 
-        var result = await RunAsync(job);
+        var result = await job.RunAsync();
         Assert.Equal(JobStatus.AccountFailed, result.Status);
         Assert.Contains($"[{code}]", result.Error);
         Assert.Contains(answer[(answer.IndexOf(']') + 2)..], result.Error);
@@ -100,17 +97,17 @@ public sealed class Pop3ResilienceTests(DovecotFixture fixture)
         proxy.CutAfterRetr(70);
         using var job = ViaProxy(proxy, source, target, jobExtras: ", \"deleteFromSource\": true");
 
-        var first = await RunAsync(job);
+        var first = await job.RunAsync();
         Assert.Equal(JobStatus.Failed, first.Status);
         Assert.InRange(first.Appended, 1, 69);
         // The session died before QUIT: the server deleted nothing.
         Assert.Equal(150, (await Mailbox.ReadAllAsync(Server, source))["INBOX"].Messages.Count);
 
-        var second = await RunAsync(job);
+        var second = await job.RunAsync();
         Assert.Equal(JobStatus.Succeeded, second.Status);
         Assert.Equal(150, first.Appended + second.Appended);
         Assert.Equal(150, second.Folders[0].DeletedFromSource);
-        Assert.Equal(Hashes(messages.Select(m => m.Raw)), Hashes((await Mailbox.ReadAllAsync(Server, target))["INBOX"].Messages.Select(m => m.Bytes)));
+        Assert.Equal(Corpus.NormalizedHashes(messages.Select(m => m.Raw)), Corpus.NormalizedHashes((await Mailbox.ReadAllAsync(Server, target))["INBOX"].Messages.Select(m => m.Bytes)));
         Assert.Empty((await Mailbox.ReadAllAsync(Server, source))["INBOX"].Messages);
     }
 
@@ -148,13 +145,4 @@ public sealed class Pop3ResilienceTests(DovecotFixture fixture)
         var extras = accountExtras is null ? string.Empty : ", " + accountExtras;
         return JobFile.CreatePop3(Server, source, Server, target, jobExtras, $"\"port\": {proxy.Port}, \"security\": \"none\"{extras}");
     }
-
-    private static async Task<JobResult> RunAsync(JobFile job)
-    {
-        var config = job.Load();
-        return Assert.Single(await Runner.RunAsync(config, config.Jobs, job.StatePath, new MigrationOptions(), CancellationToken.None));
-    }
-
-    private static List<string> Hashes(IEnumerable<byte[]> messages)
-        => messages.Select(b => Convert.ToHexString(SHA256.HashData(Corpus.Normalize(b)))).Order().ToList();
 }

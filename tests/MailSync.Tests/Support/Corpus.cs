@@ -35,6 +35,10 @@ public static class Corpus
         return result;
     }
 
+    /// <summary>Sorted SHA-256 of each message after <see cref="Normalize"/>: equal lists mean the same messages, each as often.</summary>
+    public static List<string> NormalizedHashes(IEnumerable<byte[]> messages)
+        => messages.Select(b => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Normalize(b)))).Order().ToList();
+
     /// <summary>The bytes as an IMAP server should hand them back: CRLF line endings and a final newline.</summary>
     public static byte[] Normalize(byte[] raw)
     {

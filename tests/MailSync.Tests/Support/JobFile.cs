@@ -68,6 +68,14 @@ public sealed class JobFile : IDisposable
         return result.Config!;
     }
 
+    /// <summary>Runs the file's only job in-process with default options and returns its result.</summary>
+    public async Task<MailSync.Core.Jobs.JobResult> RunAsync()
+    {
+        var config = Load();
+        var runner = new MailSync.Core.Jobs.JobRunner(Serilog.Core.Logger.None, MailSync.Core.Jobs.NullMigrationObserver.Instance);
+        return Assert.Single(await runner.RunAsync(config, config.Jobs, StatePath, new MailSync.Core.Sync.MigrationOptions(), CancellationToken.None));
+    }
+
     public void Dispose()
     {
         try
