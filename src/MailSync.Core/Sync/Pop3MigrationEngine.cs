@@ -218,11 +218,7 @@ public sealed class Pop3MigrationEngine(
     {
         if (pair.TargetUidValidity != 0 && pair.TargetUidValidity != targetStatus.UidValidity)
         {
-            var rows = records.Values.ToList();
-            var landed = rows.Count(r => r.State is MessageState.Copied or MessageState.Pending);
-            var repaired = await _writer.FindAgainAsync(rows, cancellationToken).ConfigureAwait(false);
-            Warn(result, $"{pair.TargetFolder}: target UIDVALIDITY changed ({pair.TargetUidValidity} -> {targetStatus.UidValidity}); found {repaired.Count} of {landed} copied messages again by content; the rest will be copied again");
-            rows = repaired.Concat(rows.Where(r => r.State == MessageState.Failed)).ToList();
+            var rows = await _writer.FindAgainAsync(pair, targetStatus.UidValidity, records.Values.ToList(), w => Warn(result, w), cancellationToken).ConfigureAwait(false);
             ledger.ReplaceAll(pair.Id, rows);
             records.Clear();
             foreach (var row in rows)

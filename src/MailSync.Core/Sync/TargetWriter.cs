@@ -107,15 +107,20 @@ internal sealed class TargetWriter(string job, IMessageTarget target, Checkpoint
 
     /// <summary>
     /// After the target folder's UIDVALIDITY changed: finds the copied (or pending) rows again by
-    /// content in the open target folder and returns them with their new UIDs; rows not found are
-    /// left out, so they are copied again.
+    /// content in the open target folder and returns them with their new UIDs, plus the failed
+    /// rows; rows not found are left out, so they are copied again. Says what it found through
+    /// <paramref name="warn"/>.
     /// </summary>
-    public async Task<List<MessageRecord>> FindAgainAsync(IEnumerable<MessageRecord> rows, CancellationToken cancellationToken)
+    public async Task<List<MessageRecord>> FindAgainAsync(
+        FolderPairState pair, uint newUidValidity, IReadOnlyList<MessageRecord> rows, Action<string> warn, CancellationToken cancellationToken)
     {
         var summaries = await target.FetchSummariesAsync(1, cancellationToken).ConfigureAwait(false);
         var landed = rows.Where(r => r.State is MessageState.Copied or MessageState.Pending).ToList();
         var matched = ContentMatcher.Match(landed, r => new ContentKey(r.MessageId ?? string.Empty, r.InternalDateUnix, r.TargetSize), summaries, s => s.Size);
-        return matched.Select(m => m.Wanted with { State = MessageState.Copied, TargetUid = m.Match.Uid }).ToList();
+        warn($"{pair.TargetFolder}: target UIDVALIDITY changed ({pair.TargetUidValidity} -> {newUidValidity}); found {matched.Count} of {landed.Count} copied messages again by content; the rest will be copied again");
+        return matched.Select(m => m.Wanted with { State = MessageState.Copied, TargetUid = m.Match.Uid })
+            .Concat(rows.Where(r => r.State == MessageState.Failed))
+            .ToList();
     }
 
     /// <summary>Resolves intents left pending by an interrupted run; returns how many had in fact landed.</summary>

@@ -84,6 +84,24 @@ public sealed class Pop3JobTests(DovecotFixture fixture)
     }
 
     [Fact]
+    public async Task A_target_uidvalidity_change_finds_the_copies_again_and_appends_nothing_twice()
+    {
+        var source = await Server.CreateUserAsync("popvalid");
+        var target = await Server.CreateUserAsync("popvalid-dst");
+        var messages = Synthetic.Messages(30, seed: 12).ToList();
+        await Server.SeedAsync(source, "INBOX", messages.Take(20));
+        using var job = JobFile.CreatePop3(Server, source, Server, target);
+        Assert.Equal(20, (await job.RunAsync()).Appended);
+
+        await Server.DoveadmAsync(null, "mailbox", "update", "-u", target.Name, "--uid-validity", "4242", "INBOX");
+        await Server.SeedAsync(source, "INBOX", messages.Skip(20));
+        var again = await job.RunAsync();
+        Assert.Equal((JobStatus.Succeeded, 10), (again.Status, again.Appended));
+        Assert.Contains(again.Warnings, w => w.Contains("target UIDVALIDITY changed", StringComparison.Ordinal) && w.Contains("found 20 of 20", StringComparison.Ordinal));
+        Assert.Equal(Corpus.NormalizedHashes(messages.Select(m => m.Raw)), Corpus.NormalizedHashes((await Mailbox.ReadAllAsync(Server, target))["INBOX"].Messages.Select(m => m.Bytes)));
+    }
+
+    [Fact]
     public async Task A_dry_run_counts_and_changes_nothing()
     {
         var source = await Server.CreateUserAsync("popdry");
