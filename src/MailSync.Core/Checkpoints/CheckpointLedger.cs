@@ -275,20 +275,27 @@ public sealed class CheckpointLedger : IDisposable
     }
 
     /// <summary>
-    /// Target UIDs that any job in this ledger has recorded in <paramref name="targetFolder"/>
-    /// (same name and UIDVALIDITY, so the same mailbox). Reconciliation must not claim them for
-    /// another pending row: two jobs filling one folder could otherwise take each other's copies.
+    /// Target UIDs that the given <paramref name="jobs"/> (those writing into one target account)
+    /// have recorded in <paramref name="targetFolder"/> with this UIDVALIDITY. Reconciliation must
+    /// not claim them for another pending row: two jobs filling one folder could otherwise take
+    /// each other's copies. The jobs are named because folder name and UIDVALIDITY alone are not
+    /// unique across accounts (Dovecot derives UIDVALIDITY from the creation time).
     /// </summary>
-    public HashSet<uint> ClaimedTargetUids(string targetFolder, uint targetUidValidity)
+    public HashSet<uint> ClaimedTargetUids(IReadOnlyCollection<string> jobs, string targetFolder, uint targetUidValidity)
     {
         var result = new HashSet<uint>();
         using var cmd = Command("""
             SELECT m.target_uid FROM messages m JOIN folder_pairs p ON p.id = m.pair_id
-            WHERE p.target_folder = $t AND p.target_uidvalidity = $v AND m.state = 'copied' AND m.target_uid IS NOT NULL;
-            """, null, ("$t", targetFolder), ("$v", (long)targetUidValidity));
-        using var r = cmd.ExecuteReader();
-        while (r.Read())
-            result.Add((uint)r.GetInt64(0));
+            WHERE p.job = $job AND p.target_folder = $t AND p.target_uidvalidity = $v AND m.state = 'copied' AND m.target_uid IS NOT NULL;
+            """, null, ("$job", null), ("$t", targetFolder), ("$v", (long)targetUidValidity));
+        foreach (var job in jobs)
+        {
+            cmd.Parameters["$job"].Value = job;
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+                result.Add((uint)r.GetInt64(0));
+        }
+
         return result;
     }
 

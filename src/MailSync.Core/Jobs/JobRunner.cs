@@ -40,7 +40,8 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer)
         {
             foreach (var job in jobs)
             {
-                var result = await RunJobAsync(config, job, ledger, options, cancellationToken).ConfigureAwait(false);
+                var jobOptions = options with { JobsSharingTarget = JobsSharingTarget(config, job) };
+                var result = await RunJobAsync(config, job, ledger, jobOptions, cancellationToken).ConfigureAwait(false);
                 results.Add(result);
                 if (result.Status == JobStatus.Interrupted)
                     break;
@@ -124,6 +125,19 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer)
             log.Error("{Job}: {Error}", job.Name, result.Error);
         result.Duration = clock.Elapsed;
         return result;
+    }
+
+    /// <summary>Every job of the file (selected or not) whose target is the same mailbox account as this job's.</summary>
+    private static List<string> JobsSharingTarget(MailSyncConfig config, JobConfig job)
+    {
+        var mine = config.Accounts[job.Target];
+        return config.Jobs
+            .Where(other => config.Accounts[other.Target] is var theirs
+                && string.Equals(theirs.Host, mine.Host, StringComparison.OrdinalIgnoreCase)
+                && theirs.Port == mine.Port
+                && string.Equals(theirs.User, mine.User, StringComparison.Ordinal))
+            .Select(other => other.Name)
+            .ToList();
     }
 
     internal static MailEndpoint ToEndpoint(AccountConfig account) => new(

@@ -25,7 +25,7 @@ public sealed class MigrationEngine(
     IMigrationObserver observer,
     ILogger log)
 {
-    private readonly TargetWriter _writer = new(job, target, ledger, log);
+    private readonly TargetWriter _writer = new(job, target, ledger, options, log);
 
     public async Task RunAsync(FolderMappingOptions mapping, JobResult result, CancellationToken cancellationToken)
     {

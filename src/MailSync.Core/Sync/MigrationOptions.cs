@@ -12,6 +12,12 @@ public sealed record MigrationOptions
     /// <summary>Bytes per batch, so a batch of large messages stays small in memory and on the wire.</summary>
     public long BatchBytes { get; init; } = 8 * 1024 * 1024;
 
+    /// <summary>
+    /// Other jobs of the same job file that write into the same target account: reconciliation
+    /// leaves the target messages they recorded alone.
+    /// </summary>
+    public IReadOnlyCollection<string> JobsSharingTarget { get; init; } = [];
+
     /// <summary>Messages larger than this are spooled to a temporary file instead of memory.</summary>
     public long SpoolToDiskAbove { get; init; } = 1024 * 1024;
 }

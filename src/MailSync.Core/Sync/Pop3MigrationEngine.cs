@@ -29,7 +29,7 @@ public sealed class Pop3MigrationEngine(
     /// <summary>The ledger's and the report's name for the maildrop: POP3 sees only the inbox.</summary>
     public const string SourceFolder = "INBOX";
 
-    private readonly TargetWriter _writer = new(job, target, ledger, log);
+    private readonly TargetWriter _writer = new(job, target, ledger, options, log);
 
     public async Task RunAsync(JobResult result, CancellationToken cancellationToken)
     {

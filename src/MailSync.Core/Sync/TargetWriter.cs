@@ -13,7 +13,7 @@ namespace MailSync.Core.Sync;
 /// whose intents are already committed, and resolves intents an interrupted run left pending by
 /// looking at the target instead of appending blindly (DESIGN.md §2).
 /// </summary>
-internal sealed class TargetWriter(string job, IMessageTarget target, CheckpointLedger ledger, ILogger log)
+internal sealed class TargetWriter(string job, IMessageTarget target, CheckpointLedger ledger, MigrationOptions options, ILogger log)
 {
     private static readonly FormatOptions AppendFormat = CreateAppendFormat();
 
@@ -146,7 +146,7 @@ internal sealed class TargetWriter(string job, IMessageTarget target, Checkpoint
     private async Task<int> ReconcileAsync(
         FolderPairState pair, IReadOnlyList<MessageRecord> pending, Dictionary<uint, MessageRecord> records, uint fromUid, CancellationToken cancellationToken)
     {
-        var claimed = ledger.ClaimedTargetUids(pair.TargetFolder, pair.TargetUidValidity);
+        var claimed = ledger.ClaimedTargetUids(options.JobsSharingTarget.Append(job).Distinct().ToList(), pair.TargetFolder, pair.TargetUidValidity);
         claimed.UnionWith(records.Values.Where(r => r.State == MessageState.Copied && r.TargetUid is not null).Select(r => r.TargetUid!.Value));
         var candidates = (await target.FetchSummariesAsync(fromUid, cancellationToken).ConfigureAwait(false)).Where(c => !claimed.Contains(c.Uid));
         var matched = ContentMatcher.Match(pending, r => new ContentKey(r.MessageId ?? string.Empty, r.InternalDateUnix, r.TargetSize), candidates, c => c.Size);

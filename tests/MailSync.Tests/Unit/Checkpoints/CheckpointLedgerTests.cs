@@ -155,7 +155,7 @@ public sealed class CheckpointLedgerTests : IDisposable
     }
 
     [Fact]
-    public void Claimed_target_uids_span_every_job_filling_the_same_folder()
+    public void Claimed_target_uids_span_the_named_jobs_filling_the_same_folder()
     {
         using var ledger = CheckpointLedger.Open(PathOf("claims.db"));
         var pop = ledger.GetOrCreatePair("pop", "INBOX", "INBOX");
@@ -172,8 +172,11 @@ public sealed class CheckpointLedgerTests : IDisposable
         ledger.Save(imap.Id, [Row(1, 11, MessageState.Copied), Row(2, null, MessageState.Failed)]);
         ledger.Save(elsewhere.Id, [Row(1, 12, MessageState.Copied)]);
 
-        Assert.Equal([10u, 11u], ledger.ClaimedTargetUids("INBOX", 77).Order());
-        Assert.Empty(ledger.ClaimedTargetUids("INBOX", 78));
+        Assert.Equal([10u, 11u], ledger.ClaimedTargetUids(["pop", "imap"], "INBOX", 77).Order());
+        Assert.Equal([10u], ledger.ClaimedTargetUids(["pop"], "INBOX", 77).Order());
+        // Another account's INBOX can have the same UIDVALIDITY: only the named jobs count.
+        Assert.Empty(ledger.ClaimedTargetUids(["someone-else"], "INBOX", 77));
+        Assert.Empty(ledger.ClaimedTargetUids(["pop", "imap"], "INBOX", 78));
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
