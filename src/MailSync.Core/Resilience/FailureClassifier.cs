@@ -165,6 +165,9 @@ public static partial class FailureClassifier
             return new(FailureKind.Account, $"the provider requires an app password or a web login: {said}");
         if (TooBig().IsMatch(text))
             return new(FailureKind.Message, $"message too large for the server: {said}");
+        // Dovecot quota_mailbox_message_count comes with [OVERQUOTA] but limits one mailbox, not the account.
+        if (MailboxMessageLimit().IsMatch(text))
+            return new(FailureKind.Folder, $"the folder holds as many messages as the server allows: {said}");
 
         switch (line.Code)
         {
@@ -216,6 +219,9 @@ public static partial class FailureClassifier
     // Dovecot quota_max_mail_size: "Mail size is larger than the maximum size allowed by server configuration".
     [GeneratedRegex(@"larger than the maximum size|message (is )?too (large|big)|exceeds? the maximum", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex TooBig();
+
+    [GeneratedRegex(@"too many messages in the mailbox", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex MailboxMessageLimit();
 
     // Dovecot "Mailbox is locked", BYE "Disconnected for inactivity" / "Server shutting down", O365
     // "Server Unavailable. 15" and "User is authenticated but not connected.", Yahoo "Please try again

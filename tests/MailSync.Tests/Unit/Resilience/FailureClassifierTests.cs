@@ -39,6 +39,7 @@ public sealed class FailureClassifierTests
     [InlineData("A004 NO [LIMIT] Mail size is larger than the maximum size allowed by server configuration (0.001 + 0.000 secs).", FailureKind.Message, false, null)]
     [InlineData("A004 NO [OVERQUOTA] Mail size is larger than the maximum size allowed by server configuration", FailureKind.Message, false, null)]
     [InlineData("Mail size is larger than the maximum size allowed by server configuration", FailureKind.Message, false, null)]
+    [InlineData("A004 NO [OVERQUOTA] Too many messages in the mailbox (0.001 + 0.000 secs).", FailureKind.Folder, false, null)]
     [InlineData("A003 NO [NONEXISTENT] Mailbox doesn't exist: Archive/2019 (0.001 + 0.000 secs).", FailureKind.Folder, false, null)]
     [InlineData("Mailbox doesn't exist: Archive/2019", FailureKind.Folder, false, null)]
     [InlineData("A003 NO [INUSE] Mailbox is locked, will abort", FailureKind.Transient, false, null)]
