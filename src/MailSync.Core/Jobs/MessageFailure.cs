@@ -5,4 +5,14 @@ public sealed record MessageFailure(string SourceFolder, uint SourceUid, string?
 {
     /// <summary>POP3 only: the UIDL (or fingerprint) that names the message on the server; SourceUid is then MailSync's own number.</summary>
     public string? SourceKey { get; init; }
+
+    /// <summary>
+    /// A message an earlier run recorded as not copied: it is still not on the target, so every
+    /// run reports it again and the exit code never reads "all copied".
+    /// </summary>
+    public static MessageFailure FromEarlierRun(string sourceFolder, Checkpoints.MessageRecord record)
+        => new(sourceFolder, record.SourceUid, record.MessageId, record.SourceSize, $"{record.LastError} (recorded by an earlier run)")
+        {
+            SourceKey = record.SourceKey,
+        };
 }

@@ -255,14 +255,10 @@ public sealed class MigrationEngine(
         log.Warning("{Job}: {Folder} UID {Uid} not copied: {Reason}", job, folder.Source.FullName, record.SourceUid, reason);
     }
 
-    /// <summary>
-    /// A message an earlier run could not copy is still not on the target: every run says so, so
-    /// that a script's exit code never reads "all copied" while one is missing.
-    /// </summary>
     private static void ReportEarlierFailure(FolderMapping folder, MessageRecord record, FolderResult folderResult, JobResult result)
     {
         folderResult.Failed++;
-        result.Failures.Add(new MessageFailure(folder.Source.FullName, record.SourceUid, record.MessageId, record.SourceSize, $"{record.LastError} (recorded by an earlier run)"));
+        result.Failures.Add(MessageFailure.FromEarlierRun(folder.Source.FullName, record));
     }
 
     private void Warn(JobResult result, string warning)

@@ -81,12 +81,8 @@ public sealed class Pop3MigrationEngine(
                 folderResult.AlreadyCopied++;
             else if (record.State == MessageState.Failed)
             {
-                // Still not on the target: every run says so, so that the exit code never reads "all copied".
                 folderResult.Failed++;
-                result.Failures.Add(new MessageFailure(SourceFolder, record.SourceUid, null, record.SourceSize, $"{record.LastError} (recorded by an earlier run)")
-                {
-                    SourceKey = record.SourceKey,
-                });
+                result.Failures.Add(MessageFailure.FromEarlierRun(SourceFolder, record));
             }
         }
 
