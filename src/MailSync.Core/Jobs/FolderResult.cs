@@ -34,6 +34,9 @@ public sealed class FolderResult
     /// <summary>POP3 only: messages deleted from the server in this run (their copies were confirmed first).</summary>
     public int DeletedFromSource { get; set; }
 
+    /// <summary>Why this folder was skipped (a folder-class failure: cannot create, select or write it), or null.</summary>
+    public string? Error { get; set; }
+
     /// <summary>Keywords the target folder refused, by name, with how many messages lost each.</summary>
     public Dictionary<string, int> DroppedKeywords { get; } = new(StringComparer.Ordinal);
 }

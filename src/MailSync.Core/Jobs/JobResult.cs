@@ -16,6 +16,9 @@ public sealed class JobResult
     /// <summary>Messages sent to the target by APPEND in this run: zero on a run with nothing new.</summary>
     public int Appended { get; set; }
 
+    /// <summary>Failures this run recovered from by waiting and trying again (reconnects, throttling), with their reasons.</summary>
+    public List<string> Recoveries { get; } = [];
+
     public TimeSpan Duration { get; set; }
     public bool DryRun { get; init; }
 }

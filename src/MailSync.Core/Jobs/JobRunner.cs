@@ -19,8 +19,11 @@ namespace MailSync.Core.Jobs;
 /// Runs the selected jobs of a job file one after another against one ledger. A job's failure
 /// (wrong password, unreachable server) ends that job only; an interruption ends the run.
 /// </summary>
-public sealed class JobRunner(ILogger log, IMigrationObserver observer)
+public sealed class JobRunner(ILogger log, IMigrationObserver observer, CircuitSettings? circuitSettings = null)
 {
+    private readonly ServerCircuits _circuits = new(log, circuitSettings);
+    private readonly Dictionary<string, AccountPipelines> _pipelines = new(StringComparer.Ordinal);
+
     public async Task<IReadOnlyList<JobResult>> RunAsync(
         MailSyncConfig config, IReadOnlyList<JobConfig> jobs, string ledgerPath, MigrationOptions options, CancellationToken cancellationToken)
     {
@@ -60,15 +63,16 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer)
             using var jobLock = JobLock.Acquire(ledger.Path, job.Name);
             var sourceAccount = config.Accounts[job.Source];
             var targetAccount = config.Accounts[job.Target];
+            var sourcePipelines = PipelinesFor(job.Source, sourceAccount);
+            var targetPipelines = PipelinesFor(job.Target, targetAccount);
             await using var target = new ImapStore(ToEndpoint(targetAccount));
             if (sourceAccount.Protocol == Protocol.Pop3)
             {
                 await using var mailbox = new Pop3Mailbox(ToEndpoint(sourceAccount));
                 log.Information("{Job}: connecting to {Target} and POP3 {Source}", job.Name, target.Endpoint, mailbox.Endpoint);
                 // The target first: a POP3 session may lock the maildrop, so it is held no longer than needed.
-                await target.ConnectAsync(cancellationToken).ConfigureAwait(false);
-                await RetryPipelines.Login($"{job.Name}: POP3 {mailbox.Endpoint}", sourceAccount.RetryAttempts, TimeSpan.FromSeconds(sourceAccount.RetryDelaySeconds), log)
-                    .ExecuteAsync(async ct => await mailbox.ConnectAsync(ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+                await ConnectAsync(targetPipelines, target.ConnectAsync, cancellationToken).ConfigureAwait(false);
+                await ConnectAsync(sourcePipelines, mailbox.ConnectAsync, cancellationToken).ConfigureAwait(false);
                 var settings = new Pop3JobSettings
                 {
                     TargetFolder = job.TargetFolder,
@@ -76,22 +80,22 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer)
                     DeleteFromSource = job.DeleteFromSource,
                     DeleteOlderThanDays = job.DeleteOlderThanDays,
                 };
-                var engine = new Pop3MigrationEngine(job.Name, mailbox, target, ledger, options, settings, observer, log);
-                await engine.RunAsync(result, cancellationToken).ConfigureAwait(false);
+                var engine = new Pop3MigrationEngine(job.Name, mailbox, target, ledger, options, settings, result, sourcePipelines, targetPipelines, observer, log);
+                await engine.RunAsync(cancellationToken).ConfigureAwait(false);
             }
             else
             {
                 await using var source = new ImapStore(ToEndpoint(sourceAccount));
                 log.Information("{Job}: connecting to {Source} and {Target}", job.Name, source.Endpoint, target.Endpoint);
-                await source.ConnectAsync(cancellationToken).ConfigureAwait(false);
-                await target.ConnectAsync(cancellationToken).ConfigureAwait(false);
+                await ConnectAsync(sourcePipelines, source.ConnectAsync, cancellationToken).ConfigureAwait(false);
+                await ConnectAsync(targetPipelines, target.ConnectAsync, cancellationToken).ConfigureAwait(false);
 
                 var mapping = new FolderMappingOptions(job.Include, job.Exclude, job.Renames, job.TargetPrefix);
-                var engine = new MigrationEngine(job.Name, source, target, ledger, options, observer, log);
-                await engine.RunAsync(mapping, result, cancellationToken).ConfigureAwait(false);
+                var engine = new MigrationEngine(job.Name, source, target, ledger, options, result, sourcePipelines, targetPipelines, observer, log);
+                await engine.RunAsync(mapping, cancellationToken).ConfigureAwait(false);
             }
 
-            result.Status = result.Failures.Count > 0 ? JobStatus.CompletedWithFailures : JobStatus.Succeeded;
+            result.Status = result.Failures.Count > 0 || result.Folders.Any(f => f.Error is not null) ? JobStatus.CompletedWithFailures : JobStatus.Succeeded;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -101,6 +105,28 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer)
         catch (LedgerException ex)
         {
             result.Status = JobStatus.LedgerFailed;
+            result.Error = ex.Message;
+        }
+        catch (StoreFailureException ex) when (ex.Kind == FailureKind.Transient)
+        {
+            // Retries spent, or the server asked for a longer wait than we keep a job waiting
+            // (Gmail's bandwidth limit): the account is parked; the ledger has every intent.
+            result.Status = JobStatus.TemporarilyUnavailable;
+            var wait = ex.Classification.SuggestedDelay is { } delay && delay > RetryPipelines.MaxDelay
+                ? $"; the server asked to wait {delay.TotalMinutes:0} min, so run again after {DateTimeOffset.Now + delay:HH:mm}"
+                : string.Empty;
+            result.Error = $"{ex.Message}{wait}; nothing was lost, run again later to continue";
+        }
+        catch (StoreFailureException ex) when (ex.Kind == FailureKind.Account)
+        {
+            // Wrong password, storage quota full, an unexpected error: this account stops, the others go on.
+            result.Status = JobStatus.AccountFailed;
+            result.Error = $"{ex.Message}; this job stopped, the other jobs went on; anything in flight is reconciled by the next run";
+        }
+        catch (StoreFailureException ex)
+        {
+            // A folder or message failure where the job has nothing else to do (a POP3 job's one target folder).
+            result.Status = JobStatus.Failed;
             result.Error = ex.Message;
         }
         catch (ServerBusyException ex)
@@ -125,6 +151,38 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer)
             log.Error("{Job}: {Error}", job.Name, result.Error);
         result.Duration = clock.Elapsed;
         return result;
+    }
+
+    /// <summary>An account's pipelines, built once per run and shared by all its jobs.</summary>
+    private AccountPipelines PipelinesFor(string name, AccountConfig account)
+    {
+        if (!_pipelines.TryGetValue(name, out var pipelines))
+        {
+            pipelines = new AccountPipelines(name, account.RetryAttempts, TimeSpan.FromSeconds(account.RetryDelaySeconds), _circuits.For(account.Host, account.Port), log);
+            _pipelines[name] = pipelines;
+        }
+
+        return pipelines;
+    }
+
+    /// <summary>First connection of a job: the connect pipeline around the server's circuit breaker.</summary>
+    private static async Task ConnectAsync(AccountPipelines pipelines, Func<CancellationToken, Task> connect, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await pipelines.Connect.ExecuteAsync(
+                async ct => await pipelines.Circuit.ExecuteAsync(async t => await connect(t).ConfigureAwait(false), ct).ConfigureAwait(false),
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (StoreFailureException ex) when (ex.Kind == FailureKind.Transient && !ex.GaveUp)
+        {
+            throw new StoreFailureException(ex.Classification with { Reason = $"{ex.Message} (gave up after {pipelines.Account}'s retries)" }, ex) { GaveUp = true };
+        }
+        catch (Polly.CircuitBreaker.BrokenCircuitException ex)
+        {
+            throw new StoreFailureException(new FailureClassification(FailureKind.Transient,
+                $"{pipelines.Account}: the server keeps refusing connections and its circuit is open", ex.RetryAfter), ex) { GaveUp = true };
+        }
     }
 
     /// <summary>Every job of the file (selected or not) whose target is the same mailbox account as this job's.</summary>

@@ -112,6 +112,13 @@ public static partial class FailureClassifier
             case SslHandshakeException or System.Security.Authentication.AuthenticationException:
                 return new(FailureKind.Account, $"TLS handshake failed: {exception.Message}");
 
+            // A name that does not resolve will not resolve in a minute either: the host is misspelt.
+            case SocketException { SocketErrorCode: SocketError.HostNotFound or SocketError.NoData } dns:
+                return new(FailureKind.Account, $"the host name does not resolve: {dns.Message}");
+
+            case StoreFailureException classified:
+                return classified.Classification;
+
             case IOException or SocketException or TimeoutException or ImapProtocolException
                 or Pop3ProtocolException or ServiceNotConnectedException:
                 return new(FailureKind.Transient, $"connection lost ({exception.GetType().Name}): {exception.Message}");

@@ -4,4 +4,8 @@ using MimeKit;
 namespace MailSync.Core.Stores;
 
 /// <summary>One message to append: the message as MailKit wants it, with its flags, keywords and date.</summary>
-public sealed record AppendItem(MimeMessage Message, MessageFlags Flags, IReadOnlyCollection<string> Keywords, DateTimeOffset InternalDate);
+public sealed record AppendItem(MimeMessage Message, MessageFlags Flags, IReadOnlyCollection<string> Keywords, DateTimeOffset InternalDate)
+{
+    /// <summary>Bytes on the wire, as measured when the message was prepared; sizes the command's time limit.</summary>
+    public long Size { get; init; }
+}

@@ -1,4 +1,5 @@
 using MailSync.Core.Model;
+using MailSync.Core.Resilience;
 
 namespace MailSync.Core.Stores;
 
@@ -12,6 +13,16 @@ public interface IMailStore : IAsyncDisposable
     NamespaceInfo Namespace { get; }
 
     Task ConnectAsync(CancellationToken cancellationToken);
+
+    /// <summary>False before connecting and after a failure that broke the connection.</summary>
+    bool IsConnected { get; }
+
+    /// <summary>
+    /// Connects again after a dropped connection and re-opens the folder that was open, so a retried
+    /// command finds the state it expects. A folder whose UIDVALIDITY changed meanwhile is not
+    /// re-opened silently: that is a <see cref="FailureKind.Folder"/> failure.
+    /// </summary>
+    Task ReconnectAsync(CancellationToken cancellationToken);
 
     Task<IReadOnlyList<FolderInfo>> ListFoldersAsync(CancellationToken cancellationToken);
 

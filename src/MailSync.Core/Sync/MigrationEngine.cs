@@ -3,6 +3,7 @@ using MailSync.Core.Checkpoints;
 using MailSync.Core.Jobs;
 using MailSync.Core.Mapping;
 using MailSync.Core.Model;
+using MailSync.Core.Resilience;
 using MailSync.Core.Stores;
 using MimeKit;
 using MimeKit.IO;
@@ -22,15 +23,19 @@ public sealed class MigrationEngine(
     IMessageTarget target,
     CheckpointLedger ledger,
     MigrationOptions options,
+    JobResult result,
+    AccountPipelines sourcePipelines,
+    AccountPipelines targetPipelines,
     IMigrationObserver observer,
     ILogger log)
 {
-    private readonly TargetWriter _writer = new(job, target, ledger, options, log);
+    private readonly StoreRetry _sourceRetry = StoreRetry.For(source, $"{job}: source", sourcePipelines, result, log);
+    private readonly TargetWriter _writer = new(job, target, ledger, options, StoreRetry.For(target, $"{job}: target", targetPipelines, result, log), targetPipelines, log);
 
-    public async Task RunAsync(FolderMappingOptions mapping, JobResult result, CancellationToken cancellationToken)
+    public async Task RunAsync(FolderMappingOptions mapping, CancellationToken cancellationToken)
     {
-        var sourceFolders = await source.ListFoldersAsync(cancellationToken).ConfigureAwait(false);
-        var targetFolders = await target.ListFoldersAsync(cancellationToken).ConfigureAwait(false);
+        var sourceFolders = await _sourceRetry.RunAsync(sourcePipelines.Read, "list folders", source.ListFoldersAsync, cancellationToken).ConfigureAwait(false);
+        var targetFolders = await _writer.ListFoldersAsync(cancellationToken).ConfigureAwait(false);
         var map = FolderMapper.Map(sourceFolders, source.Namespace, targetFolders, target.Namespace, mapping);
         foreach (var warning in map.Warnings)
         {
@@ -41,8 +46,9 @@ public sealed class MigrationEngine(
         foreach (var excluded in map.Excluded)
             log.Debug("{Job}: folder {Folder} skipped: {Reason}", job, excluded.SourcePath, excluded.Reason);
 
-        if (!options.DryRun)
-            await _writer.EnsureFoldersAsync(map, targetFolders, cancellationToken).ConfigureAwait(false);
+        var unusable = options.DryRun
+            ? []
+            : await _writer.EnsureFoldersAsync(map, targetFolders, cancellationToken).ConfigureAwait(false);
 
         var existingTargets = targetFolders.Select(f => f.FullName).Append("INBOX").ToHashSet(StringComparer.Ordinal);
         foreach (var folder in map.Mappings.Where(m => m.Source.Selectable))
@@ -50,9 +56,31 @@ public sealed class MigrationEngine(
             cancellationToken.ThrowIfCancellationRequested();
             var folderResult = new FolderResult { SourceFolder = folder.Source.FullName, TargetFolder = folder.TargetName };
             result.Folders.Add(folderResult);
-            await CopyFolderAsync(folder, existingTargets.Contains(folder.TargetName), folderResult, result, cancellationToken).ConfigureAwait(false);
+            if (unusable.TryGetValue(folder.TargetName, out var why))
+            {
+                SkipFolder(folderResult, why);
+                continue;
+            }
+
+            try
+            {
+                await CopyFolderAsync(folder, existingTargets.Contains(folder.TargetName), folderResult, result, cancellationToken).ConfigureAwait(false);
+            }
+            catch (StoreFailureException ex) when (ex.Kind == FailureKind.Folder)
+            {
+                // One folder cannot be read or written ([NOPERM], gone, UIDVALIDITY changed under
+                // us): whatever is pending stays in the ledger for the next run; the others go on.
+                SkipFolder(folderResult, ex.Message);
+            }
+
             observer.FolderFinished(job, folderResult);
         }
+    }
+
+    private void SkipFolder(FolderResult folderResult, string reason)
+    {
+        folderResult.Error = reason;
+        Warn(result, $"{folderResult.SourceFolder} -> {folderResult.TargetFolder}: folder skipped: {reason}");
     }
 
     private async Task CopyFolderAsync(FolderMapping folder, bool targetExists, FolderResult folderResult, JobResult result, CancellationToken cancellationToken)
@@ -60,7 +88,8 @@ public sealed class MigrationEngine(
         var sourceName = folder.Source.FullName;
         var targetName = folder.TargetName;
         var pair = ledger.GetOrCreatePair(job, sourceName, targetName);
-        var sourceStatus = await source.OpenFolderAsync(sourceName, forWriting: false, cancellationToken).ConfigureAwait(false);
+        var sourceStatus = await _sourceRetry.RunAsync(sourcePipelines.Read, $"select {sourceName}", ct => source.OpenFolderAsync(sourceName, forWriting: false, ct), cancellationToken)
+            .ConfigureAwait(false);
         folderResult.SourceMessages = sourceStatus.Count;
 
         var targetStatus = await _writer.OpenAsync(targetName, targetExists, options.DryRun, cancellationToken).ConfigureAwait(false);
@@ -85,7 +114,7 @@ public sealed class MigrationEngine(
             return;
         }
 
-        var summaries = await source.FetchSummariesAsync(1, cancellationToken).ConfigureAwait(false);
+        var summaries = await _sourceRetry.RunAsync(sourcePipelines.Read, $"list {sourceName}", ct => source.FetchSummariesAsync(1, ct), cancellationToken).ConfigureAwait(false);
         var toCopy = new List<MessageInfo>();
         foreach (var summary in summaries)
         {
@@ -123,25 +152,20 @@ public sealed class MigrationEngine(
         FolderResult folderResult, JobResult result, CancellationToken cancellationToken)
     {
         var spools = new Dictionary<uint, Stream>();
-        var sizes = batch.ToDictionary(m => m.Uid, m => m.Size);
+        var unreadable = new Dictionary<uint, string>();
         try
         {
-            await source.ReadMessagesAsync(batch.Select(m => m.Uid).ToList(), async (uid, stream, ct) =>
-            {
-                var size = sizes[uid];
-                Stream spool = size > options.SpoolToDiskAbove
-                    ? new FileStream(Path.GetTempFileName(), FileMode.Open, FileAccess.ReadWrite, FileShare.None, 81920, FileOptions.DeleteOnClose)
-                    : new MemoryStream((int)Math.Max(0, size));
-                await stream.CopyToAsync(spool, ct).ConfigureAwait(false);
-                spools[uid] = spool;
-            }, cancellationToken).ConfigureAwait(false);
+            await ReadBatchAsync(batch, spools, unreadable, cancellationToken).ConfigureAwait(false);
 
             var items = new List<AppendItem>();
             var intents = new List<MessageRecord>();
             var failures = new List<MessageRecord>();
             foreach (var message in batch)
             {
-                var failure = Prepare(message, spools.GetValueOrDefault(message.Uid), targetStatus, folderResult, result, out var item, out var targetSize);
+                AppendItem? item = null;
+                long targetSize = 0;
+                var failure = unreadable.GetValueOrDefault(message.Uid)
+                    ?? Prepare(message, spools.GetValueOrDefault(message.Uid), targetStatus, folderResult, result, out item, out targetSize);
                 if (failure is not null)
                 {
                     failures.Add(NewRecord(message, MessageState.Failed, null, 0, uidNext, failure));
@@ -181,6 +205,62 @@ public sealed class MigrationEngine(
         }
     }
 
+    /// <summary>
+    /// Downloads a batch into <paramref name="spools"/> in one FETCH. A retry after a dropped
+    /// connection fetches only what is still missing. When the server refuses the batch for a
+    /// message-class reason, the messages are fetched one by one and the ones it will not give
+    /// are recorded in <paramref name="unreadable"/> with the reason.
+    /// </summary>
+    private async Task ReadBatchAsync(List<MessageInfo> batch, Dictionary<uint, Stream> spools, Dictionary<uint, string> unreadable, CancellationToken cancellationToken)
+    {
+        var sizes = batch.ToDictionary(m => m.Uid, m => m.Size);
+        async Task ReadAsync(IReadOnlyList<uint> uids, CancellationToken ct)
+        {
+            var missing = uids.Where(u => !spools.ContainsKey(u)).ToList();
+            if (missing.Count == 0)
+                return;
+            await source.ReadMessagesAsync(missing, missing.Sum(u => sizes[u]), async (uid, stream, token) =>
+            {
+                var size = sizes[uid];
+                Stream spool = size > options.SpoolToDiskAbove
+                    ? new FileStream(Path.GetTempFileName(), FileMode.Open, FileAccess.ReadWrite, FileShare.None, 81920, FileOptions.DeleteOnClose)
+                    : new MemoryStream((int)Math.Max(0, size));
+                try
+                {
+                    await stream.CopyToAsync(spool, token).ConfigureAwait(false);
+                }
+                catch
+                {
+                    await spool.DisposeAsync().ConfigureAwait(false);
+                    throw;
+                }
+
+                spools[uid] = spool;
+            }, ct).ConfigureAwait(false);
+        }
+
+        var all = batch.Select(m => m.Uid).ToList();
+        try
+        {
+            await _sourceRetry.RunAsync(sourcePipelines.Read, $"fetch {all.Count} messages", ct => ReadAsync(all, ct), cancellationToken).ConfigureAwait(false);
+        }
+        catch (StoreFailureException ex) when (ex.Kind == FailureKind.Message)
+        {
+            log.Debug("{Job}: batch fetch refused ({Reason}); fetching one by one", job, ex.Message);
+            foreach (var uid in all.Where(u => !spools.ContainsKey(u)))
+            {
+                try
+                {
+                    await _sourceRetry.RunAsync(sourcePipelines.Read, $"fetch UID {uid}", ct => ReadAsync([uid], ct), cancellationToken).ConfigureAwait(false);
+                }
+                catch (StoreFailureException one) when (one.Kind == FailureKind.Message)
+                {
+                    unreadable[uid] = $"the source would not return it: {one.Message}";
+                }
+            }
+        }
+    }
+
     private string? Prepare(MessageInfo message, Stream? spool, FolderStatus targetStatus, FolderResult folderResult, JobResult result, out AppendItem? item, out long targetSize)
     {
         item = null;
@@ -203,7 +283,7 @@ public sealed class MigrationEngine(
             }
         }
 
-        item = new AppendItem(mime!, message.Flags & FlagText.Settable, keywords, message.InternalDate);
+        item = new AppendItem(mime!, message.Flags & FlagText.Settable, keywords, message.InternalDate) { Size = targetSize };
         return null;
     }
 
@@ -225,7 +305,8 @@ public sealed class MigrationEngine(
         if (sourceChanged)
         {
             // Old source UIDs mean nothing now: find each recorded message again by content.
-            var summaries = await source.FetchSummariesAsync(1, cancellationToken).ConfigureAwait(false);
+            var summaries = await _sourceRetry.RunAsync(sourcePipelines.Read, $"list {pair.SourceFolder}", ct => source.FetchSummariesAsync(1, ct), cancellationToken)
+                .ConfigureAwait(false);
             var matched = ContentMatcher.Match(rows, r => new ContentKey(r.MessageId ?? string.Empty, r.InternalDateUnix, r.SourceSize), summaries, s => s.Size);
             rows = matched.Select(m => m.Wanted with { SourceUid = m.Match.Uid }).ToList();
             Warn(result, $"{pair.SourceFolder}: source UIDVALIDITY changed ({pair.SourceUidValidity} -> {sourceStatus.UidValidity}); re-paired {rows.Count} of {records.Count} recorded messages by content");

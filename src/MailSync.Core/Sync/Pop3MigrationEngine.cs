@@ -4,6 +4,7 @@ using MailSync.Core.Checkpoints;
 using MailSync.Core.Jobs;
 using MailSync.Core.Mapping;
 using MailSync.Core.Model;
+using MailSync.Core.Resilience;
 using MailSync.Core.Stores;
 using MailSync.Core.Stores.Pop3;
 using Serilog;
@@ -23,17 +24,26 @@ public sealed class Pop3MigrationEngine(
     CheckpointLedger ledger,
     MigrationOptions options,
     Pop3JobSettings settings,
+    JobResult result,
+    AccountPipelines sourcePipelines,
+    AccountPipelines targetPipelines,
     IMigrationObserver observer,
     ILogger log)
 {
     /// <summary>The ledger's and the report's name for the maildrop: POP3 sees only the inbox.</summary>
     public const string SourceFolder = "INBOX";
 
-    private readonly TargetWriter _writer = new(job, target, ledger, options, log);
+    private readonly TargetWriter _writer = new(job, target, ledger, options, StoreRetry.For(target, $"{job}: target", targetPipelines, result, log), targetPipelines, log);
 
-    public async Task RunAsync(JobResult result, CancellationToken cancellationToken)
+    /// <summary>
+    /// A dropped POP3 session cannot be resumed (message numbers belong to it), so a source failure
+    /// starts a new session, which lists the maildrop again and skips what the ledger has.
+    /// </summary>
+    private readonly StoreRetry _sessionRetry = new($"{job}: POP3 {source.Endpoint}", () => source.IsConnected, source.ConnectAsync, sourcePipelines.Circuit, result, log);
+
+    public async Task RunAsync(CancellationToken cancellationToken)
     {
-        var targetFolders = await target.ListFoldersAsync(cancellationToken).ConfigureAwait(false);
+        var targetFolders = await _writer.ListFoldersAsync(cancellationToken).ConfigureAwait(false);
         var renames = settings.TargetFolder is { } folder
             ? new ReadOnlyDictionary<string, string>(new Dictionary<string, string> { [SourceFolder] = folder })
             : ReadOnlyDictionary<string, string>.Empty;
@@ -44,12 +54,36 @@ public sealed class Pop3MigrationEngine(
             Warn(result, warning);
         var targetName = map.Mappings.Single(m => m.Source.Selectable).TargetName;
         var targetExists = LogicalPath.IsInbox(targetName) || targetFolders.Any(f => f.FullName == targetName);
-        if (!options.DryRun)
-            await _writer.EnsureFoldersAsync(map, targetFolders, cancellationToken).ConfigureAwait(false);
+        var unusable = options.DryRun ? [] : await _writer.EnsureFoldersAsync(map, targetFolders, cancellationToken).ConfigureAwait(false);
 
         var folderResult = new FolderResult { SourceFolder = SourceFolder, TargetFolder = targetName };
         result.Folders.Add(folderResult);
-        await CopyAsync(targetName, targetExists, folderResult, result, cancellationToken).ConfigureAwait(false);
+        if (unusable.TryGetValue(targetName, out var why))
+        {
+            // The only folder of this job: the job cannot do anything.
+            throw new StoreFailureException(new FailureClassification(FailureKind.Folder, $"target folder {targetName} cannot be used: {why}"));
+        }
+
+        var failuresBefore = result.Failures.Count;
+        var warningsBefore = result.Warnings.Count;
+        var copiedBefore = 0;
+        await _sessionRetry.RunAsync(sourcePipelines.Read, "copy the maildrop", async (isRetry, ct) =>
+        {
+            if (isRetry)
+            {
+                // A new session counts and reports again what the dropped one had counted.
+                result.Failures.RemoveRange(failuresBefore, result.Failures.Count - failuresBefore);
+                result.Warnings.RemoveRange(warningsBefore, result.Warnings.Count - warningsBefore);
+                folderResult.AlreadyCopied = 0;
+                folderResult.Failed = 0;
+                copiedBefore = folderResult.Copied + folderResult.Reconciled;
+            }
+
+            await CopyAsync(targetName, targetExists, folderResult, result, ct).ConfigureAwait(false);
+            return true;
+        }, cancellationToken).ConfigureAwait(false);
+        // Copies of a dropped session are this run's work, not "already copied".
+        folderResult.AlreadyCopied = Math.Max(0, folderResult.AlreadyCopied - copiedBefore);
         observer.FolderFinished(job, folderResult);
     }
 
@@ -147,7 +181,7 @@ public sealed class Pop3MigrationEngine(
                     Warn(result, $"POP3 message {message.Key}: no readable header; copied as a body behind an empty header block");
                 var (date, dateSource) = ArrivalDate.Choose(mime!.Headers, retrievedAt);
                 messageIds[ids[i]] = mime.MessageId;
-                items.Add(new AppendItem(mime, flags, keywords, date));
+                items.Add(new AppendItem(mime, flags, keywords, date) { Size = targetSize });
                 // The Message-ID is left out of the matching key: MimeKit's reading of a broken
                 // header may differ from the target's envelope, and date + size already pair.
                 intents.Add(NewRecord(ids[i], message, MessageState.Pending, date.ToUnixTimeSeconds(), targetSize, dateSource, uidNext, null) with

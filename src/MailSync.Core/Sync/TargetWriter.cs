@@ -1,6 +1,7 @@
 using MailSync.Core.Checkpoints;
 using MailSync.Core.Mapping;
 using MailSync.Core.Model;
+using MailSync.Core.Resilience;
 using MailSync.Core.Stores;
 using MimeKit;
 using MimeKit.IO;
@@ -13,7 +14,8 @@ namespace MailSync.Core.Sync;
 /// whose intents are already committed, and resolves intents an interrupted run left pending by
 /// looking at the target instead of appending blindly (DESIGN.md §2).
 /// </summary>
-internal sealed class TargetWriter(string job, IMessageTarget target, CheckpointLedger ledger, MigrationOptions options, ILogger log)
+internal sealed class TargetWriter(
+    string job, IMessageTarget target, CheckpointLedger ledger, MigrationOptions options, StoreRetry retry, AccountPipelines pipelines, ILogger log)
 {
     private static readonly FormatOptions AppendFormat = CreateAppendFormat();
 
@@ -25,12 +27,22 @@ internal sealed class TargetWriter(string job, IMessageTarget target, Checkpoint
     {
         if (dryRun && !exists)
             return new FolderStatus(targetName, 0, 1, null, 0, FlagText.Settable, true, new HashSet<string>());
-        return await target.OpenFolderAsync(targetName, forWriting: !dryRun, cancellationToken).ConfigureAwait(false);
+        return await retry.RunAsync(pipelines.Store, $"select {targetName}", ct => target.OpenFolderAsync(targetName, forWriting: !dryRun, ct), cancellationToken)
+            .ConfigureAwait(false);
     }
 
-    /// <summary>Creates the mapped target folders that are missing and subscribes those that should be.</summary>
-    public async Task EnsureFoldersAsync(FolderMapResult map, IReadOnlyList<FolderInfo> existing, CancellationToken cancellationToken)
+    /// <summary>The target's folders, through the store pipeline.</summary>
+    public Task<IReadOnlyList<FolderInfo>> ListFoldersAsync(CancellationToken cancellationToken)
+        => retry.RunAsync(pipelines.Store, "list folders", target.ListFoldersAsync, cancellationToken);
+
+    /// <summary>
+    /// Creates the mapped target folders that are missing and subscribes those that should be.
+    /// Returns the folders the target would not create or subscribe (a folder-class failure such as
+    /// [NOPERM] or a reserved name), with the reason; the caller skips them and goes on.
+    /// </summary>
+    public async Task<Dictionary<string, string>> EnsureFoldersAsync(FolderMapResult map, IReadOnlyList<FolderInfo> existing, CancellationToken cancellationToken)
     {
+        var failed = new Dictionary<string, string>(StringComparer.Ordinal);
         var byName = existing.ToDictionary(f => f.FullName, StringComparer.Ordinal);
         foreach (var folder in map.TargetFoldersToCreate)
         {
@@ -40,8 +52,19 @@ internal sealed class TargetWriter(string job, IMessageTarget target, Checkpoint
             if (exists && (!folder.Subscribe || subscribed))
                 continue;
             log.Information("{Job}: {Action} target folder {Folder}", job, exists ? "subscribing" : "creating", name);
-            await target.EnsureFolderAsync(name, folder.Subscribe, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await retry.RunAsync(pipelines.Store, $"create {name}", ct => target.EnsureFolderAsync(name, folder.Subscribe, ct), cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch (StoreFailureException ex) when (ex.Kind is FailureKind.Folder or FailureKind.Message)
+            {
+                log.Warning("{Job}: target folder {Folder} cannot be used: {Reason}", job, name, ex.Message);
+                failed[name] = ex.Message;
+            }
         }
+
+        return failed;
     }
 
     /// <summary>
@@ -68,41 +91,80 @@ internal sealed class TargetWriter(string job, IMessageTarget target, Checkpoint
     /// <summary>
     /// Appends a batch whose intents are committed; returns the rows with their outcome. A refusal
     /// of a whole MULTIAPPEND is retried one by one to find the culprits, which are passed to
-    /// <paramref name="refused"/>. Any other exception leaves the intents pending.
+    /// <paramref name="refused"/>. A transient failure (dropped connection, timeout, throttling) is
+    /// retried by the append-with-reconcile pipeline, and never as a raw APPEND: each retry first
+    /// looks on the target for the batch's messages, keeps those that landed and appends the rest.
+    /// When the retries are spent the intents stay pending for the next run to reconcile.
     /// </summary>
     public async Task<List<MessageRecord>> AppendAsync(
         FolderPairState pair, IReadOnlyList<AppendItem> items, IReadOnlyList<MessageRecord> intents, uint uidNext,
         Action<MessageRecord, string> refused, CancellationToken cancellationToken)
     {
-        try
+        var done = new List<MessageRecord>();
+        var remaining = items.Select((item, i) => (Item: item, Intent: intents[i])).ToList();
+        var oneByOne = false;
+        await retry.RunAsync(pipelines.AppendWithReconcile, $"append to {pair.TargetFolder}", async (isRetry, ct) =>
         {
-            var uids = await target.AppendAsync(pair.TargetFolder, items, cancellationToken).ConfigureAwait(false);
-            if (uids.Any(u => u is null))
+            if (isRetry)
             {
-                // No APPENDUID (no UIDPLUS): learn the new UIDs by content, as after a crash.
-                var byUid = intents.ToDictionary(r => r.SourceUid);
-                await ReconcileAsync(pair, intents, byUid, uidNext, cancellationToken).ConfigureAwait(false);
-                return byUid.Values.ToList();
+                // The failed attempt may have stored some or all of the batch: look before sending.
+                var byUid = remaining.ToDictionary(r => r.Intent.SourceUid, r => r.Intent);
+                // Copies this call already has (not yet in the ledger) are not candidates: an identical
+                // pending message must not be paired with them.
+                var ours = done.Where(r => r.TargetUid is not null).Select(r => r.TargetUid!.Value);
+                var landed = await ReconcileAsync(pair, byUid.Values.ToList(), byUid, uidNext, ct, ours).ConfigureAwait(false);
+                done.AddRange(byUid.Values);
+                remaining = remaining.Where(r => !byUid.ContainsKey(r.Intent.SourceUid)).ToList();
+                log.Information("{Job}: {Folder}: after the failure {Landed} of the batch had landed; appending {Rest}", job, pair.TargetFolder, landed, remaining.Count);
             }
 
-            return intents.Select((r, i) => r with { State = MessageState.Copied, TargetUid = uids[i], Attempts = r.Attempts + 1 }).ToList();
-        }
-        catch (TargetRefusedException batchRefused) when (items.Count > 1)
+            while (remaining.Count > 0)
+            {
+                // Each step's outcome is kept as soon as it is known, so a failure in a later step
+                // never sends an already acknowledged message again.
+                var step = oneByOne ? remaining.Take(1).ToList() : remaining;
+                try
+                {
+                    done.AddRange(await AppendOnceAsync(pair, step, uidNext, ct).ConfigureAwait(false));
+                }
+                catch (TargetRefusedException batchRefused) when (step.Count > 1)
+                {
+                    // MULTIAPPEND is all or nothing: nothing was stored, so each message can go alone.
+                    log.Debug("{Job}: batch refused ({Reason}); appending one by one", job, batchRefused.ServerText);
+                    oneByOne = true;
+                    continue;
+                }
+                catch (TargetRefusedException oneRefused)
+                {
+                    var intent = step[0].Intent;
+                    var reason = $"refused by the target: {oneRefused.ServerText}";
+                    refused(intent, reason);
+                    done.Add(intent with { State = MessageState.Failed, LastError = reason, Attempts = intent.Attempts + 1 });
+                }
+
+                remaining = remaining.Skip(step.Count).ToList();
+            }
+
+            return true;
+        }, cancellationToken).ConfigureAwait(false);
+        return done;
+    }
+
+    /// <summary>One APPEND (or MULTIAPPEND) command; returns the rows with their target UIDs.</summary>
+    private async Task<List<MessageRecord>> AppendOnceAsync(
+        FolderPairState pair, List<(AppendItem Item, MessageRecord Intent)> batch, uint uidNext, CancellationToken cancellationToken)
+    {
+        var uids = await target.AppendAsync(pair.TargetFolder, batch.Select(b => b.Item).ToList(), cancellationToken).ConfigureAwait(false);
+        var intents = batch.Select(b => b.Intent).ToList();
+        if (uids.Any(u => u is null))
         {
-            // MULTIAPPEND is all or nothing: nothing was stored, so each message can go alone.
-            log.Debug("{Job}: batch refused ({Reason}); appending one by one", job, batchRefused.ServerText);
-            var done = new List<MessageRecord>();
-            for (var i = 0; i < items.Count; i++)
-                done.AddRange(await AppendAsync(pair, [items[i]], [intents[i]], uidNext, refused, cancellationToken).ConfigureAwait(false));
-            return done;
+            // No APPENDUID (no UIDPLUS): learn the new UIDs by content, as after a crash.
+            var byUid = intents.ToDictionary(r => r.SourceUid);
+            await ReconcileAsync(pair, intents, byUid, uidNext, cancellationToken).ConfigureAwait(false);
+            return byUid.Values.ToList();
         }
-        catch (TargetRefusedException oneRefused)
-        {
-            var intent = intents[0];
-            var reason = $"refused by the target: {oneRefused.ServerText}";
-            refused(intent, reason);
-            return [intent with { State = MessageState.Failed, LastError = reason, Attempts = intent.Attempts + 1 }];
-        }
+
+        return intents.Select((r, i) => r with { State = MessageState.Copied, TargetUid = uids[i], Attempts = r.Attempts + 1 }).ToList();
     }
 
     /// <summary>
@@ -114,7 +176,7 @@ internal sealed class TargetWriter(string job, IMessageTarget target, Checkpoint
     public async Task<List<MessageRecord>> FindAgainAsync(
         FolderPairState pair, uint newUidValidity, IReadOnlyList<MessageRecord> rows, Action<string> warn, CancellationToken cancellationToken)
     {
-        var summaries = await target.FetchSummariesAsync(1, cancellationToken).ConfigureAwait(false);
+        var summaries = await retry.RunAsync(pipelines.Store, $"list {pair.TargetFolder}", ct => target.FetchSummariesAsync(1, ct), cancellationToken).ConfigureAwait(false);
         var landed = rows.Where(r => r.State is MessageState.Copied or MessageState.Pending).ToList();
         var matched = ContentMatcher.Match(landed, r => new ContentKey(r.MessageId ?? string.Empty, r.InternalDateUnix, r.TargetSize), summaries, s => s.Size);
         warn($"{pair.TargetFolder}: target UIDVALIDITY changed ({pair.TargetUidValidity} -> {newUidValidity}); found {matched.Count} of {landed.Count} copied messages again by content; the rest will be copied again");
@@ -130,7 +192,9 @@ internal sealed class TargetWriter(string job, IMessageTarget target, Checkpoint
         if (pending.Count == 0)
             return 0;
         var from = pending.Min(r => r.TargetUidNextBefore);
-        var landed = await ReconcileAsync(pair, pending, records, from, cancellationToken).ConfigureAwait(false);
+        // On a retry the dictionary must be as it was: ReconcileAsync changes it only after its fetch.
+        var landed = await retry.RunAsync(pipelines.Store, $"reconcile {pair.TargetFolder}", ct => ReconcileAsync(pair, pending, records, from, ct), cancellationToken)
+            .ConfigureAwait(false);
         ledger.Save(pair.Id, pending.Where(p => records.ContainsKey(p.SourceUid)).Select(p => records[p.SourceUid]));
         ledger.Delete(pair.Id, pending.Where(p => !records.ContainsKey(p.SourceUid)).Select(p => p.SourceUid));
         log.Information("{Job}: {Folder}: {Pending} interrupted APPENDs reconciled: {Landed} had landed, {Missing} will be appended again",
@@ -144,9 +208,11 @@ internal sealed class TargetWriter(string job, IMessageTarget target, Checkpoint
     /// from <paramref name="records"/> the pending rows that never landed, so they are appended again.
     /// </summary>
     private async Task<int> ReconcileAsync(
-        FolderPairState pair, IReadOnlyList<MessageRecord> pending, Dictionary<uint, MessageRecord> records, uint fromUid, CancellationToken cancellationToken)
+        FolderPairState pair, IReadOnlyList<MessageRecord> pending, Dictionary<uint, MessageRecord> records, uint fromUid, CancellationToken cancellationToken,
+        IEnumerable<uint>? alsoClaimed = null)
     {
         var claimed = ledger.ClaimedTargetUids(options.JobsSharingTarget.Append(job).Distinct().ToList(), pair.TargetFolder, pair.TargetUidValidity);
+        claimed.UnionWith(alsoClaimed ?? []);
         claimed.UnionWith(records.Values.Where(r => r.State == MessageState.Copied && r.TargetUid is not null).Select(r => r.TargetUid!.Value));
         var candidates = (await target.FetchSummariesAsync(fromUid, cancellationToken).ConfigureAwait(false)).Where(c => !claimed.Contains(c.Uid));
         var matched = ContentMatcher.Match(pending, r => new ContentKey(r.MessageId ?? string.Empty, r.InternalDateUnix, r.TargetSize), candidates, c => c.Size);

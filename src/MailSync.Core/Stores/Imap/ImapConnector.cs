@@ -12,9 +12,9 @@ namespace MailSync.Core.Stores.Imap;
 /// <summary>Opens and authenticates one <see cref="ImapClient"/>, mapping failures to <see cref="StoreConnectException"/>.</summary>
 internal static class ImapConnector
 {
-    public static async Task<ImapClient> ConnectAsync(MailEndpoint endpoint, CancellationToken cancellationToken)
+    public static async Task<ImapClient> ConnectAsync(MailEndpoint endpoint, IProtocolLogger protocolLogger, CancellationToken cancellationToken)
     {
-        var client = new ImapClient
+        var client = new ImapClient(protocolLogger)
         {
             Timeout = (int)(endpoint.Timeout ?? TimeSpan.FromMinutes(2)).TotalMilliseconds,
             ServerCertificateValidationCallback = (_, certificate, _, errors) => ServerTrust.Validate(endpoint, certificate, errors),

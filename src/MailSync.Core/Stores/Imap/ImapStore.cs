@@ -2,6 +2,7 @@ using MailKit;
 using MailKit.Net.Imap;
 using MailKit.Search;
 using MailSync.Core.Model;
+using MailSync.Core.Resilience;
 using MimeKit;
 
 namespace MailSync.Core.Stores.Imap;
@@ -16,8 +17,16 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
         MessageSummaryItems.UniqueId | MessageSummaryItems.Size | MessageSummaryItems.InternalDate |
         MessageSummaryItems.Flags | MessageSummaryItems.Envelope;
 
+    /// <summary>
+    /// A transfer command may take its idle timeout plus this long per byte: a slow link moving a
+    /// 40 MB message must not be cut, a stalled one must (MailKit's own timeout is per read).
+    /// </summary>
+    private const double MinimumBytesPerSecond = 128 * 1024;
+
+    private readonly ImapReplyRecorder _recorder = new();
     private ImapClient? _client;
     private IMailFolder? _current;
+    private (string Name, bool ForWriting, uint UidValidity)? _opened;
     private NamespaceInfo? _namespace;
 
     public MailEndpoint Endpoint { get; } = endpoint;
@@ -27,18 +36,30 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
     /// <summary>The server announces MULTIAPPEND, so a batch is one atomic command.</summary>
     public bool SupportsMultiAppend => (Client.Capabilities & ImapCapabilities.MultiAppend) != 0;
 
-    private ImapClient Client => _client ?? throw new InvalidOperationException("not connected");
+    // Not connected (a failure dropped the connection) is transient by nature: reconnecting fixes it.
+    private ImapClient Client => _client ?? throw new ServiceNotConnectedException($"{Endpoint}: not connected");
+
+    public bool IsConnected => _client is { IsConnected: true };
 
     public async Task ConnectAsync(CancellationToken cancellationToken)
     {
-        if (_client is not null)
+        Break();
+        _opened = null;
+        try
         {
-            _client.Dispose();
-            _client = null;
-            _current = null;
+            _recorder.Clear();
+            _client = await ImapConnector.ConnectAsync(Endpoint, _recorder, cancellationToken).ConfigureAwait(false);
+        }
+        catch (StoreConnectException ex)
+        {
+            // Refused connections and "[UNAVAILABLE] try later" logins are worth another attempt;
+            // a wrong password, a bad certificate or a host that does not resolve are not.
+            var cause = FailureClassifier.Classify(ex.InnerException ?? ex, _recorder.LastRefusal);
+            if (cause.Kind == FailureKind.Transient)
+                throw new StoreFailureException(cause with { Reason = ex.Message }, ex);
+            throw;
         }
 
-        _client = await ImapConnector.ConnectAsync(Endpoint, cancellationToken).ConfigureAwait(false);
         var personal = _client.PersonalNamespaces.Count > 0 ? _client.PersonalNamespaces[0] : null;
         var delimiter = personal?.DirectorySeparator ?? _client.Inbox.DirectorySeparator;
         var prefix = personal?.Path ?? string.Empty;
@@ -48,7 +69,24 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
         _namespace = new NamespaceInfo(prefix, delimiter);
     }
 
-    public async Task<IReadOnlyList<FolderInfo>> ListFoldersAsync(CancellationToken cancellationToken)
+    public async Task ReconnectAsync(CancellationToken cancellationToken)
+    {
+        var opened = _opened;
+        await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        if (opened is not { } folder)
+            return;
+        var status = await OpenFolderAsync(folder.Name, folder.ForWriting, cancellationToken).ConfigureAwait(false);
+        if (status.UidValidity != folder.UidValidity)
+        {
+            throw new StoreFailureException(new FailureClassification(FailureKind.Folder,
+                $"{Endpoint}: UIDVALIDITY of \"{folder.Name}\" changed while reconnecting ({folder.UidValidity} -> {status.UidValidity}); the folder is left for the next run, which pairs its messages again"));
+        }
+    }
+
+    public Task<IReadOnlyList<FolderInfo>> ListFoldersAsync(CancellationToken cancellationToken)
+        => GuardAsync(ListFoldersCoreAsync, 0, cancellationToken);
+
+    private async Task<IReadOnlyList<FolderInfo>> ListFoldersCoreAsync(CancellationToken cancellationToken)
     {
         var client = Client;
         var root = client.PersonalNamespaces.Count > 0 ? client.PersonalNamespaces[0] : new FolderNamespace(Namespace.Delimiter, string.Empty);
@@ -73,13 +111,17 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
         return result;
     }
 
-    public async Task<FolderStatus> OpenFolderAsync(string fullName, bool forWriting, CancellationToken cancellationToken)
+    public Task<FolderStatus> OpenFolderAsync(string fullName, bool forWriting, CancellationToken cancellationToken)
+        => GuardAsync(ct => OpenFolderCoreAsync(fullName, forWriting, ct), 0, cancellationToken);
+
+    private async Task<FolderStatus> OpenFolderCoreAsync(string fullName, bool forWriting, CancellationToken cancellationToken)
     {
         var folder = await GetFolderAsync(fullName, cancellationToken).ConfigureAwait(false);
         if (_current is not null && _current != folder && _current.IsOpen)
             await _current.CloseAsync(expunge: false, cancellationToken).ConfigureAwait(false);
         await folder.OpenAsync(forWriting ? FolderAccess.ReadWrite : FolderAccess.ReadOnly, cancellationToken).ConfigureAwait(false);
         _current = folder;
+        _opened = (fullName, forWriting, folder.UidValidity);
 
         var uidNext = folder.UidNext?.Id ?? await ComputeUidNextAsync(folder, cancellationToken).ConfigureAwait(false);
         var condStore = (Client.Capabilities & ImapCapabilities.CondStore) != 0;
@@ -94,7 +136,10 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
             new HashSet<string>(folder.PermanentKeywords, StringComparer.OrdinalIgnoreCase));
     }
 
-    public async Task<IReadOnlyList<MessageInfo>> FetchSummariesAsync(uint fromUid, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<MessageInfo>> FetchSummariesAsync(uint fromUid, CancellationToken cancellationToken)
+        => GuardAsync(ct => FetchSummariesCoreAsync(fromUid, ct), 0, cancellationToken);
+
+    private async Task<IReadOnlyList<MessageInfo>> FetchSummariesCoreAsync(uint fromUid, CancellationToken cancellationToken)
     {
         var folder = CurrentFolder;
         if (folder.Count == 0)
@@ -119,14 +164,23 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
         return result;
     }
 
-    public async Task ReadMessagesAsync(IReadOnlyList<uint> uids, Func<uint, Stream, CancellationToken, Task> onMessage, CancellationToken cancellationToken)
-    {
-        var folder = (ImapFolder)CurrentFolder;
-        var ids = uids.Select(u => new UniqueId(folder.UidValidity, u)).ToList();
-        await folder.GetStreamsAsync(ids, (_, _, uid, stream, ct) => onMessage(uid.Id, stream, ct), cancellationToken).ConfigureAwait(false);
-    }
+    public Task ReadMessagesAsync(IReadOnlyList<uint> uids, long expectedBytes, Func<uint, Stream, CancellationToken, Task> onMessage, CancellationToken cancellationToken)
+        => GuardAsync(async ct =>
+        {
+            var folder = (ImapFolder)CurrentFolder;
+            var ids = uids.Select(u => new UniqueId(folder.UidValidity, u)).ToList();
+            await folder.GetStreamsAsync(ids, (_, _, uid, stream, token) => onMessage(uid.Id, stream, token), ct).ConfigureAwait(false);
+            return true;
+        }, expectedBytes, cancellationToken);
 
-    public async Task EnsureFolderAsync(string fullName, bool subscribe, CancellationToken cancellationToken)
+    public Task EnsureFolderAsync(string fullName, bool subscribe, CancellationToken cancellationToken)
+        => GuardAsync(async ct =>
+        {
+            await EnsureFolderCoreAsync(fullName, subscribe, ct).ConfigureAwait(false);
+            return true;
+        }, 0, cancellationToken);
+
+    private async Task EnsureFolderCoreAsync(string fullName, bool subscribe, CancellationToken cancellationToken)
     {
         IMailFolder folder;
         try
@@ -151,7 +205,10 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
             await folder.SubscribeAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<IReadOnlyList<uint?>> AppendAsync(string folderName, IReadOnlyList<AppendItem> items, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<uint?>> AppendAsync(string folderName, IReadOnlyList<AppendItem> items, CancellationToken cancellationToken)
+        => GuardAsync(ct => AppendCoreAsync(folderName, items, ct), items.Sum(i => i.Size), cancellationToken);
+
+    private async Task<IReadOnlyList<uint?>> AppendCoreAsync(string folderName, IReadOnlyList<AppendItem> items, CancellationToken cancellationToken)
     {
         var folder = await GetFolderAsync(folderName, cancellationToken).ConfigureAwait(false);
         var requests = items.Select(i => (IAppendRequest)new AppendRequest(i.Message, i.Flags, i.Keywords, i.InternalDate)).ToList();
@@ -173,8 +230,10 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
 
             return result;
         }
-        catch (ImapCommandException ex) when (ex.Response is ImapCommandResponse.No or ImapCommandResponse.Bad)
+        catch (ImapCommandException ex) when (ex.Response is ImapCommandResponse.No or ImapCommandResponse.Bad
+            && FailureClassifier.Classify(ex, _recorder.LastRefusal).Kind == FailureKind.Message)
         {
+            // The server stored nothing and says why about this message: record it, go on.
             throw new TargetRefusedException(string.IsNullOrEmpty(ex.ResponseText) ? ex.Message : ex.ResponseText, ex);
         }
     }
@@ -197,6 +256,47 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
             _client.Dispose();
             _client = null;
         }
+    }
+
+    /// <summary>
+    /// Runs one store command and turns any failure into a <see cref="StoreFailureException"/>
+    /// classified with the server's last refusal line. A failure that leaves the connection in
+    /// doubt drops it, so the caller's retry reconnects instead of talking into a broken session.
+    /// </summary>
+    private async Task<T> GuardAsync<T>(Func<CancellationToken, Task<T>> command, long transferBytes, CancellationToken cancellationToken)
+    {
+        _recorder.Clear();
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var limit = transferBytes > 0
+            ? (Endpoint.Timeout ?? TimeSpan.FromMinutes(2)) + TimeSpan.FromSeconds(transferBytes / MinimumBytesPerSecond)
+            : Timeout.InfiniteTimeSpan;
+        deadline.CancelAfter(limit);
+        try
+        {
+            return await command(deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Our own deadline: MailKit has dropped the connection on cancellation anyway.
+            Break();
+            throw new StoreFailureException(new FailureClassification(FailureKind.Transient,
+                $"{Endpoint}: a transfer of {transferBytes:N0} bytes did not finish within {limit.TotalSeconds:0} s"), ex);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException and not StoreFailureException and not TargetRefusedException)
+        {
+            var cause = FailureClassifier.Classify(ex, _recorder.LastRefusal);
+            if (cause.Kind == FailureKind.Transient || _client is not { IsConnected: true })
+                Break();
+            throw new StoreFailureException(cause with { Reason = $"{Endpoint}: {cause.Reason}" }, ex);
+        }
+    }
+
+    /// <summary>Forgets a connection without a LOGOUT: it failed, or it is about to be replaced.</summary>
+    private void Break()
+    {
+        _client?.Dispose();
+        _client = null;
+        _current = null;
     }
 
     private IMailFolder CurrentFolder => _current ?? throw new InvalidOperationException("no folder is open");

@@ -28,9 +28,29 @@ public sealed class Pop3Mailbox(MailEndpoint endpoint) : IAsyncDisposable
     /// <summary>False when the server has no UIDL and messages are known by fingerprint.</summary>
     public bool HasUidl { get; private set; } = true;
 
-    private Pop3Client Client => _client ?? throw new InvalidOperationException("not connected");
+    private Pop3Client Client => _client ?? throw new ServiceNotConnectedException($"{Endpoint}: not connected");
 
+    /// <summary>False before connecting, after the session ended and after a failure that broke it.</summary>
+    public bool IsConnected => _client is { IsConnected: true };
+
+    /// <summary>
+    /// Opens a session. A refused or dropped connection is a transient <see cref="StoreFailureException"/>;
+    /// a wrong password, a bad certificate or an unknown host stay <see cref="StoreConnectException"/>.
+    /// </summary>
     public async Task ConnectAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ConnectCoreAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (StoreConnectException ex) when (!ex.IsAuthentication && ex.InnerException is { } cause
+            && FailureClassifier.Classify(cause) is { Kind: FailureKind.Transient } transient)
+        {
+            throw new StoreFailureException(transient with { Reason = ex.Message }, ex);
+        }
+    }
+
+    private async Task ConnectCoreAsync(CancellationToken cancellationToken)
     {
         if (_client is not null)
         {
@@ -64,7 +84,10 @@ public sealed class Pop3Mailbox(MailEndpoint endpoint) : IAsyncDisposable
     /// Every message with its identity. UIDL when the server has it; otherwise a hash of the
     /// header block (TOP n 0) and the size, numbered when several messages share one.
     /// </summary>
-    public async Task<IReadOnlyList<Pop3Listing>> ListAsync(CancellationToken cancellationToken)
+    public Task<IReadOnlyList<Pop3Listing>> ListAsync(CancellationToken cancellationToken)
+        => GuardAsync(ListCoreAsync, cancellationToken);
+
+    private async Task<IReadOnlyList<Pop3Listing>> ListCoreAsync(CancellationToken cancellationToken)
     {
         var client = Client;
         var count = await client.GetMessageCountAsync(cancellationToken).ConfigureAwait(false);
@@ -101,23 +124,31 @@ public sealed class Pop3Mailbox(MailEndpoint endpoint) : IAsyncDisposable
     /// The messages at <paramref name="indexes"/>, in order, in one pipelined exchange where the
     /// server supports it. MailKit holds each in memory, so callers bound the batch by bytes.
     /// </summary>
-    public async Task<IList<Stream>> RetrieveAsync(IList<int> indexes, CancellationToken cancellationToken)
-    {
-        try
+    public Task<IList<Stream>> RetrieveAsync(IList<int> indexes, CancellationToken cancellationToken)
+        => GuardAsync(async ct =>
         {
-            return await Client.GetStreamsAsync(indexes, headersOnly: false, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Pop3CommandException ex)
-        {
-            throw Classify(ex, _client);
-        }
-    }
+            try
+            {
+                return await Client.GetStreamsAsync(indexes, headersOnly: false, ct).ConfigureAwait(false);
+            }
+            catch (Pop3CommandException ex) when (Classify(ex, _client) is ServerBusyException busy)
+            {
+                throw new StoreFailureException(new FailureClassification(FailureKind.Transient, busy.Message, busy.SuggestedDelay), ex);
+            }
+        }, cancellationToken);
 
     /// <summary>
     /// Marks the messages deleted and ends the session with QUIT, which makes the server delete
     /// them. The caller must have recorded every one as safely copied before calling.
     /// </summary>
-    public async Task DeleteAndQuitAsync(IList<int> indexes, CancellationToken cancellationToken)
+    public Task DeleteAndQuitAsync(IList<int> indexes, CancellationToken cancellationToken)
+        => GuardAsync(async ct =>
+        {
+            await DeleteAndQuitCoreAsync(indexes, ct).ConfigureAwait(false);
+            return true;
+        }, cancellationToken);
+
+    private async Task DeleteAndQuitCoreAsync(IList<int> indexes, CancellationToken cancellationToken)
     {
         var client = Client;
         if (indexes.Count > 0)
@@ -128,7 +159,14 @@ public sealed class Pop3Mailbox(MailEndpoint endpoint) : IAsyncDisposable
     }
 
     /// <summary>Ends the session politely with nothing deleted: RSET clears any mark, then QUIT.</summary>
-    public async Task CloseAsync(CancellationToken cancellationToken)
+    public Task CloseAsync(CancellationToken cancellationToken)
+        => GuardAsync(async ct =>
+        {
+            await CloseCoreAsync(ct).ConfigureAwait(false);
+            return true;
+        }, cancellationToken);
+
+    private async Task CloseCoreAsync(CancellationToken cancellationToken)
     {
         var client = Client;
         await client.ResetAsync(cancellationToken).ConfigureAwait(false);
@@ -209,6 +247,30 @@ public sealed class Pop3Mailbox(MailEndpoint endpoint) : IAsyncDisposable
         }
 
         return keys;
+    }
+
+    /// <summary>
+    /// Runs one command of an open session; a failure becomes a classified <see cref="StoreFailureException"/>.
+    /// A failure that drops the session drops it without QUIT, so the server deletes nothing.
+    /// </summary>
+    private async Task<T> GuardAsync<T>(Func<CancellationToken, Task<T>> command, CancellationToken cancellationToken)
+    {
+        _replies.Clear();
+        try
+        {
+            return await command(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException and not StoreFailureException)
+        {
+            var cause = FailureClassifier.Classify(ex, _replies.LastError);
+            if (cause.Kind == FailureKind.Transient || _client is not { IsConnected: true })
+            {
+                _client?.Dispose();
+                _client = null;
+            }
+
+            throw new StoreFailureException(cause with { Reason = $"{Endpoint}: {cause.Reason}" }, ex);
+        }
     }
 
     /// <summary>Turns MailKit's exceptions into the store's, reading the server's response code where there is one.</summary>
