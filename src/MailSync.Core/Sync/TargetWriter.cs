@@ -134,6 +134,14 @@ internal sealed class TargetWriter(
                     oneByOne = true;
                     continue;
                 }
+                catch (StoreFailureException full) when (full.Kind == FailureKind.Account && step.Count > 1 && target.IsConnected)
+                {
+                    // A full quota refuses the whole MULTIAPPEND although some of it may still fit:
+                    // fill what fits one by one; the message that does not fit stops the account.
+                    log.Debug("{Job}: batch refused ({Reason}); appending one by one", job, full.Message);
+                    oneByOne = true;
+                    continue;
+                }
                 catch (TargetRefusedException oneRefused)
                 {
                     var intent = step[0].Intent;

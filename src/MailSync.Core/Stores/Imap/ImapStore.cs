@@ -41,10 +41,15 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
 
     public bool IsConnected => _client is { IsConnected: true };
 
-    public async Task ConnectAsync(CancellationToken cancellationToken)
+    public Task ConnectAsync(CancellationToken cancellationToken)
+    {
+        _opened = null;
+        return ConnectCoreAsync(cancellationToken);
+    }
+
+    private async Task ConnectCoreAsync(CancellationToken cancellationToken)
     {
         Break();
-        _opened = null;
         try
         {
             _recorder.Clear();
@@ -71,8 +76,9 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
 
     public async Task ReconnectAsync(CancellationToken cancellationToken)
     {
+        // _opened survives a failed attempt, so the next one still knows what to re-select.
         var opened = _opened;
-        await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        await ConnectCoreAsync(cancellationToken).ConfigureAwait(false);
         if (opened is not { } folder)
             return;
         var status = await OpenFolderAsync(folder.Name, folder.ForWriting, cancellationToken).ConfigureAwait(false);
