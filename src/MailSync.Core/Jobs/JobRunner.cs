@@ -110,7 +110,14 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer)
         }
         catch (Exception ex) when (ex is StoreConnectException or ConfigException)
         {
-            result.Status = JobStatus.AccountFailed;
+            // Each cause needs a different fix, so each has its own status and exit code.
+            result.Status = (ex as StoreConnectException)?.Failure switch
+            {
+                StoreConnectFailure.Unreachable => JobStatus.ServerUnreachable,
+                StoreConnectFailure.Certificate => JobStatus.CertificateRejected,
+                StoreConnectFailure.NotEncrypted => JobStatus.EncryptionUnavailable,
+                _ => JobStatus.AccountFailed,
+            };
             result.Error = ex.Message;
         }
         catch (Exception ex) when (ex is IOException or ImapProtocolException or ServiceNotConnectedException or ImapCommandException or FolderNotFoundException
