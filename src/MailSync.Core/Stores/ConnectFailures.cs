@@ -43,7 +43,7 @@ internal static class ConnectFailures
             SslHandshakeException when trust.Rejected => new StoreConnectException(
                 $"{endpoint}: the server's TLS certificate is not trusted: {trust.Reason}; stopped before logging in, nothing was sent. "
                 + (trust.RejectedSha256 is { } sha
-                    ? $"If you have checked that this is your server's certificate (SHA-256 {sha}), pin it in the account with \"certificateFingerprint\": \"{sha}\", or, for a test server only, set \"trustAnyCertificate\": true"
+                    ? $"If you have checked that this is your server's certificate, pin its SHA-256 fingerprint in the account: \"certificateFingerprint\": \"{sha}\"; or, for a test server only, set \"trustAnyCertificate\": true"
                     : "Check \"host\" and \"port\"; \"certificateFingerprint\" and \"trustAnyCertificate\" cannot help without a certificate"),
                 StoreConnectFailure.Certificate, ex),
             // No certificate was judged: the other side does not speak TLS there (a plain port with
