@@ -37,7 +37,7 @@ internal static class CliApp
             job is already running); 6 a server asked to come back later (mailbox in use, login delay)
             and retries ran out: run again later; 7 server unreachable (host name does not resolve,
             connection refused); 8 TLS certificate not trusted (pin it with certificateFingerprint);
-            9 encryption configured but not offered (no STARTTLS): nothing was sent in clear;
+            9 encryption configured but not offered (no STARTTLS): the password was not sent;
             130 interrupted; 1 other error.
             When jobs end differently the most serious decides: 130 > 5 > 4 > 8 > 9 > 7 > 1 > 6 > 3 > 0.
             """)
