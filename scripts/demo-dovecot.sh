@@ -60,6 +60,7 @@ render_config() {
       -e "s|@@MAX_USER_CONNECTIONS@@|10|g" \
       -e "s|@@AUTH_MECHANISMS@@|plain login|g" \
       -e "s|@@POP3_LOCK_SESSION@@|no|g" \
+      -e "s|@@SSL@@|yes|g" \
       -e "s|@@MAIL_PLUGINS@@||g" \
       -e "s|@@IMAP_PLUGINS@@||g" \
       -e "s|@@QUOTA_STORAGE@@|0|g" \

@@ -31,11 +31,15 @@ internal static class CliApp
         var root = new RootCommand("""
             mailsync: migrate and back up IMAP and POP3 mailboxes into IMAP, resumably and without duplicates.
 
-            Exit codes: 0 everything copied; 2 configuration or usage error; 3 some messages were not
-            copied (see the summary/report); 4 authentication, TLS or connection error; 5 checkpoint
-            ledger unusable (damaged, newer, or the job is already running); 6 a server asked to come
-            back later (mailbox in use, login delay) and retries ran out: run again later;
+            Exit codes: 0 everything copied; 2 configuration or usage error (job file, --job, secret);
+            3 some messages were not copied (see the summary/report); 4 login refused (wrong password
+            or token) or another account error; 5 checkpoint ledger unusable (damaged, newer, or the
+            job is already running); 6 a server asked to come back later (mailbox in use, login delay)
+            and retries ran out: run again later; 7 server unreachable (host name does not resolve,
+            connection refused); 8 TLS certificate not trusted (pin it with certificateFingerprint);
+            9 encryption configured but not offered (no STARTTLS): the password was not sent;
             130 interrupted; 1 other error.
+            When jobs end differently the most serious decides: 130 > 5 > 4 > 8 > 9 > 7 > 1 > 6 > 3 > 0.
             """)
         {
             run,

@@ -10,9 +10,16 @@ namespace MailSync.Cli;
 /// <summary><c>mailsync run</c>: load and check the job file, run the jobs with a live display, summarise, report.</summary>
 internal sealed class RunCommand(RunArguments args)
 {
+    /// <summary>Wider than any line the run prints, so none is broken.</summary>
+    private const int UnwrappedWidth = 10_000;
+
     public async Task<int> ExecuteAsync(CancellationToken cancellationToken)
     {
         var console = AnsiConsole.Console;
+        // Piped or redirected output goes to scripts and log files, which need each error on one
+        // line; Spectre would break lines at 80 columns there. A terminal keeps its own width.
+        if (Console.IsOutputRedirected)
+            console.Profile.Width = UnwrappedWidth;
         var load = ConfigLoader.Load(args.JobFile.FullName);
         if (!load.IsValid)
             return ConfigErrors(console, args.JobFile.FullName, load.Errors);

@@ -20,7 +20,10 @@ internal static class Summary
             }
         }
 
-        console.Write(table);
+        // A job that stopped before its first folder (bad host, refused certificate) has no rows:
+        // an empty table would only push its error line out of sight.
+        if (table.Rows.Count > 0)
+            console.Write(table);
         foreach (var job in results)
         {
             var color = job.Status switch { JobStatus.Succeeded => "green", JobStatus.CompletedWithFailures => "yellow", _ => "red" };

@@ -136,7 +136,14 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer, CircuitS
         }
         catch (Exception ex) when (ex is StoreConnectException or ConfigException)
         {
-            result.Status = JobStatus.AccountFailed;
+            // Each cause needs a different fix, so each has its own status and exit code.
+            result.Status = (ex as StoreConnectException)?.Failure switch
+            {
+                StoreConnectFailure.Unreachable => JobStatus.ServerUnreachable,
+                StoreConnectFailure.Certificate => JobStatus.CertificateRejected,
+                StoreConnectFailure.NotEncrypted => JobStatus.EncryptionUnavailable,
+                _ => JobStatus.AccountFailed,
+            };
             result.Error = ex.Message;
         }
         catch (Exception ex) when (ex is IOException or ImapProtocolException or ServiceNotConnectedException or ImapCommandException or FolderNotFoundException
@@ -173,6 +180,11 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer, CircuitS
             await pipelines.Connect.ExecuteAsync(
                 async ct => await pipelines.Circuit.ExecuteAsync(async t => await connect(t).ConfigureAwait(false), ct).ConfigureAwait(false),
                 cancellationToken).ConfigureAwait(false);
+        }
+        catch (StoreFailureException ex) when (ex.Kind == FailureKind.Transient && ex.InnerException is StoreConnectException cannot)
+        {
+            // Still unreachable after every attempt: report it as what it is (exit 7), not as "later".
+            throw new StoreConnectException($"{cannot.Message} (tried {pipelines.Account} with all its retries)", cannot.Failure, cannot.InnerException);
         }
         catch (StoreFailureException ex) when (ex.Kind == FailureKind.Transient && !ex.GaveUp)
         {

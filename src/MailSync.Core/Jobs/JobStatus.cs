@@ -12,4 +12,13 @@ public enum JobStatus
 
     /// <summary>The server asked to come back later (mailbox in use, login delay) and retries ran out; nothing was lost.</summary>
     TemporarilyUnavailable,
+
+    /// <summary>A server could not be reached: its host name does not resolve, or nothing answers on the port.</summary>
+    ServerUnreachable,
+
+    /// <summary>A server's TLS certificate was not trusted, and the account neither pins it nor trusts any.</summary>
+    CertificateRejected,
+
+    /// <summary>Encryption was configured but the server does not offer it (no STARTTLS, no TLS on the port); nothing was sent in clear.</summary>
+    EncryptionUnavailable,
 }

@@ -16,12 +16,14 @@ internal static class ServerTrust
             return true;
         if (endpoint.CertificateFingerprint is { } pin && certificate is not null)
         {
-            var actual = Convert.ToHexString(SHA256.HashData(certificate.GetRawCertData()));
-            return string.Equals(actual, NormalizeFingerprint(pin), StringComparison.OrdinalIgnoreCase);
+            return string.Equals(Sha256(certificate), NormalizeFingerprint(pin), StringComparison.OrdinalIgnoreCase);
         }
 
         return errors == SslPolicyErrors.None;
     }
+
+    /// <summary>Upper-case hex SHA-256 of the certificate (DER): what certificateFingerprint pins.</summary>
+    public static string Sha256(X509Certificate certificate) => Convert.ToHexString(SHA256.HashData(certificate.GetRawCertData()));
 
     public static SaslMechanism CreateMechanism(string name, NetworkCredential credentials) => name.ToUpperInvariant() switch
     {
@@ -33,7 +35,7 @@ internal static class ServerTrust
         // For XOAUTH2 and OAUTHBEARER the configured secret is the access token.
         "XOAUTH2" => new SaslMechanismOAuth2(credentials),
         "OAUTHBEARER" => new SaslMechanismOAuthBearer(credentials),
-        _ => throw new StoreConnectException($"unsupported authentication mechanism \"{name}\"", isAuthentication: true),
+        _ => throw new StoreConnectException($"unsupported authentication mechanism \"{name}\"", StoreConnectFailure.Authentication),
     };
 
     private static string NormalizeFingerprint(string pin) => pin.Replace(":", string.Empty, StringComparison.Ordinal).Trim();

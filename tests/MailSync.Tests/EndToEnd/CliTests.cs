@@ -18,6 +18,9 @@ public sealed class CliTests(DovecotFixture fixture)
         Assert.Equal(0, code);
         Assert.Contains("run", stdout);
         Assert.Contains("130 interrupted", stdout);
+        Assert.Contains("7 server unreachable", stdout);
+        Assert.Contains("8 TLS certificate not trusted", stdout);
+        Assert.Contains("9 encryption configured but not offered", stdout);
     }
 
     [Fact]
@@ -137,8 +140,8 @@ public sealed class CliTests(DovecotFixture fixture)
         else
         {
             // A self-signed certificate with no pin is not trusted: a clear TLS error, nothing written.
-            Assert.Equal(ExitCodes.AccountError, code);
-            Assert.Contains("TLS", stdout);
+            Assert.Equal(ExitCodes.CertificateRejected, code);
+            Assert.Contains("TLS certificate is not trusted", stdout);
             Assert.Empty((await Mailbox.ReadAllAsync(Server, target))["INBOX"].Messages);
         }
     }

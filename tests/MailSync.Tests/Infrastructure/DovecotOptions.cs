@@ -51,6 +51,14 @@ public sealed record DovecotOptions
     /// </summary>
     public bool OAuth2 { get; init; }
 
+    /// <summary>
+    /// When true, the server offers no TLS at all (ssl = no): no STARTTLS in the IMAP capabilities,
+    /// no STLS in POP3's CAPA, and nothing listens on <see cref="DovecotServer.ImapsPort"/> and
+    /// <see cref="DovecotServer.Pop3sPort"/>. For checking that a client configured for TLS refuses
+    /// such a server instead of logging in unencrypted.
+    /// </summary>
+    public bool DisableTls { get; init; }
+
     /// <summary>Path of the dovecot binary; null looks in /usr/sbin, then on PATH.</summary>
     public string? DovecotPath { get; init; }
 }

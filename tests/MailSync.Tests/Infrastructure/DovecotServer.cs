@@ -386,6 +386,7 @@ public sealed class DovecotServer : IAsyncDisposable
                 ["MAX_USER_CONNECTIONS"] = (Options.MaxUserConnections ?? 10).ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["AUTH_MECHANISMS"] = "plain login" + (Options.Apop ? " apop" : "") + (Options.OAuth2 ? " xoauth2 oauthbearer" : ""),
                 ["POP3_LOCK_SESSION"] = Options.Pop3LockSession ? "yes" : "no",
+                ["SSL"] = Options.DisableTls ? "no" : "yes",
                 ["MAIL_PLUGINS"] = quota ? "quota" : "",
                 ["IMAP_PLUGINS"] = quota ? "imap_quota" : "",
                 ["QUOTA_STORAGE"] = KiB(Options.QuotaStorageKb),

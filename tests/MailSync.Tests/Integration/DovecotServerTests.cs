@@ -239,6 +239,25 @@ public sealed class DovecotServerTests(DovecotFixture fixture)
     }
 
     [Fact]
+    public async Task With_TLS_disabled_the_server_offers_no_STARTTLS_or_STLS_and_no_implicit_TLS_ports()
+    {
+        await using var server = await DovecotServer.StartAsync(new DovecotOptions { DisableTls = true });
+        var user = await server.CreateUserAsync("notls");
+
+        using (var imap = await server.ConnectAsync(user))
+            Assert.False(imap.Capabilities.HasFlag(ImapCapabilities.StartTLS));
+        using (var pop3 = await server.Pop3ConnectAsync(user))
+            Assert.False(pop3.Capabilities.HasFlag(Pop3Capabilities.StartTLS));
+
+        foreach (var port in new[] { server.ImapsPort, server.Pop3sPort })
+        {
+            using var tcp = new System.Net.Sockets.TcpClient();
+            var refused = await Assert.ThrowsAsync<System.Net.Sockets.SocketException>(() => tcp.ConnectAsync(server.Host, port));
+            Assert.Equal(System.Net.Sockets.SocketError.ConnectionRefused, refused.SocketErrorCode);
+        }
+    }
+
+    [Fact]
     public async Task Restart_keeps_ports_and_data()
     {
         await using var server = await DovecotServer.StartAsync();

@@ -148,8 +148,9 @@ public sealed class Pop3JobTests(DovecotFixture fixture)
         // The test server's certificate is self-signed: without a pin it must not be trusted.
         using var unpinned = JobFile.CreatePop3(Server, source, Server, target, popAccount: $"\"port\": {Server.Pop3Port}, \"security\": \"starttls\"");
         var refused = await unpinned.RunAsync();
-        Assert.Equal(JobStatus.AccountFailed, refused.Status);
-        Assert.Contains("TLS", refused.Error);
+        Assert.Equal(JobStatus.CertificateRejected, refused.Status);
+        Assert.Contains("TLS certificate is not trusted", refused.Error);
+        Assert.Contains(Server.CertificateSha256, refused.Error);
     }
 
     [Fact]

@@ -1,9 +1,5 @@
-using System.Net;
-using System.Net.Security;
-using System.Net.Sockets;
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using MailKit;
+using System.Net;
 using MailKit.Net.Imap;
 using MailKit.Security;
 
@@ -14,17 +10,20 @@ internal static class ImapConnector
 {
     public static async Task<ImapClient> ConnectAsync(MailEndpoint endpoint, IProtocolLogger protocolLogger, CancellationToken cancellationToken)
     {
+        var trust = new CertificateCheck(endpoint);
         var client = new ImapClient(protocolLogger)
         {
             Timeout = (int)(endpoint.Timeout ?? TimeSpan.FromMinutes(2)).TotalMilliseconds,
-            ServerCertificateValidationCallback = (_, certificate, _, errors) => ServerTrust.Validate(endpoint, certificate, errors),
+            ServerCertificateValidationCallback = trust.Validate,
         };
+        var connected = false;
         try
         {
             await client.ConnectAsync(endpoint.Host, endpoint.Port, endpoint.Security, cancellationToken).ConfigureAwait(false);
+            connected = true;
             // Auto or a missing STARTTLS must never downgrade silently to plaintext.
             if (endpoint.Security != SecureSocketOptions.None && !client.IsSecure)
-                throw new StoreConnectException($"{endpoint}: the connection is not encrypted although {endpoint.Security} was configured", isAuthentication: false);
+                throw ConnectFailures.NotEncrypted(endpoint);
 
             var credentials = new NetworkCredential(endpoint.User, endpoint.Password);
             if (endpoint.AuthMechanism is { } name)
@@ -36,16 +35,7 @@ internal static class ImapConnector
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             client.Dispose();
-            throw ex switch
-            {
-                StoreConnectException same => same,
-                AuthenticationException => new StoreConnectException($"{endpoint}: authentication failed: {ex.Message}", isAuthentication: true, ex),
-                SslHandshakeException => new StoreConnectException($"{endpoint}: TLS handshake failed (certificate not trusted? set certificateFingerprint or trustAnyCertificate only if you mean it): {ex.Message}", isAuthentication: false, ex),
-                SocketException or IOException or ImapProtocolException or TimeoutException
-                    => new StoreConnectException($"{endpoint}: cannot connect: {ex.Message}", isAuthentication: false, ex),
-                NotSupportedException => new StoreConnectException($"{endpoint}: {ex.Message}", isAuthentication: false, ex),
-                _ => ex,
-            };
+            throw ConnectFailures.Describe(endpoint, "IMAP", ex, connected, trust);
         }
     }
 }

@@ -60,7 +60,7 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
             // Refused connections and "[UNAVAILABLE] try later" logins are worth another attempt;
             // a wrong password, a bad certificate or a host that does not resolve are not.
             var cause = FailureClassifier.Classify(ex.InnerException ?? ex, _recorder.LastRefusal);
-            if (cause.Kind == FailureKind.Transient)
+            if (cause.Kind == FailureKind.Transient && ex.Failure is StoreConnectFailure.Unreachable or StoreConnectFailure.Authentication or StoreConnectFailure.Other)
                 throw new StoreFailureException(cause with { Reason = ex.Message }, ex);
             throw;
         }

@@ -43,7 +43,7 @@ public sealed class Pop3Mailbox(MailEndpoint endpoint) : IAsyncDisposable
         {
             await ConnectCoreAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (StoreConnectException ex) when (!ex.IsAuthentication && ex.InnerException is { } cause
+        catch (StoreConnectException ex) when (ex.Failure is StoreConnectFailure.Unreachable or StoreConnectFailure.Other && ex.InnerException is { } cause
             && FailureClassifier.Classify(cause) is { Kind: FailureKind.Transient } transient)
         {
             throw new StoreFailureException(transient with { Reason = ex.Message }, ex);
@@ -58,23 +58,26 @@ public sealed class Pop3Mailbox(MailEndpoint endpoint) : IAsyncDisposable
             _client = null;
         }
 
+        var trust = new CertificateCheck(Endpoint);
         var client = new Pop3Client(_replies)
         {
             Timeout = (int)(Endpoint.Timeout ?? TimeSpan.FromMinutes(2)).TotalMilliseconds,
-            ServerCertificateValidationCallback = (_, certificate, _, errors) => ServerTrust.Validate(Endpoint, certificate, errors),
+            ServerCertificateValidationCallback = trust.Validate,
         };
+        var connected = false;
         try
         {
             await client.ConnectAsync(Endpoint.Host, Endpoint.Port, Endpoint.Security, cancellationToken).ConfigureAwait(false);
+            connected = true;
             if (Endpoint.Security != SecureSocketOptions.None && !client.IsSecure)
-                throw new StoreConnectException($"{Endpoint}: the connection is not encrypted although {Endpoint.Security} was configured", isAuthentication: false);
+                throw ConnectFailures.NotEncrypted(Endpoint);
             _replies.Clear();
             await AuthenticateAsync(client, cancellationToken).ConfigureAwait(false);
             _client = client;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            var classified = Classify(ex, client);
+            var classified = Classify(ex, client, connected, trust);
             client.Dispose();
             throw classified;
         }
@@ -207,7 +210,7 @@ public sealed class Pop3Mailbox(MailEndpoint endpoint) : IAsyncDisposable
                 break;
             case "APOP":
                 if ((client.Capabilities & Pop3Capabilities.Apop) == 0)
-                    throw new StoreConnectException($"{Endpoint}: the server does not offer APOP (no timestamp in its greeting); use another authMechanism", isAuthentication: true);
+                    throw new StoreConnectException($"{Endpoint}: the server does not offer APOP (no timestamp in its greeting); use another authMechanism", StoreConnectFailure.Authentication);
                 await client.AuthenticateAsync(new SingleMethodCredentials("APOP", credentials), cancellationToken).ConfigureAwait(false);
                 break;
             case var sasl:
@@ -219,7 +222,7 @@ public sealed class Pop3Mailbox(MailEndpoint endpoint) : IAsyncDisposable
                 {
                     // A refused token comes back as a "+ <error JSON>" challenge that MailKit's POP3
                     // client does not answer; it is a refused login, not a broken connection.
-                    throw new StoreConnectException($"{Endpoint}: the server refused the {sasl} token (expired or revoked?)", isAuthentication: true, ex);
+                    throw new StoreConnectException($"{Endpoint}: the server refused the {sasl} token (expired or revoked?)", StoreConnectFailure.Authentication, ex);
                 }
 
                 break;
@@ -273,8 +276,12 @@ public sealed class Pop3Mailbox(MailEndpoint endpoint) : IAsyncDisposable
         }
     }
 
-    /// <summary>Turns MailKit's exceptions into the store's, reading the server's response code where there is one.</summary>
-    private Exception Classify(Exception ex, Pop3Client? client)
+    /// <summary>
+    /// Turns MailKit's exceptions into the store's, reading the server's response code where there
+    /// is one. <paramref name="connected"/> and <paramref name="trust"/> describe the connect
+    /// attempt; after it, the session is connected and its certificate was accepted.
+    /// </summary>
+    private Exception Classify(Exception ex, Pop3Client? client, bool connected = true, CertificateCheck? trust = null)
     {
         var reply = (ex as Pop3CommandException)?.StatusText is { Length: > 0 } status ? "-ERR " + status : _replies.LastError;
         var code = Pop3ReplyClassifier.CodeOf(reply);
@@ -290,17 +297,12 @@ public sealed class Pop3Mailbox(MailEndpoint endpoint) : IAsyncDisposable
 
         // [AUTH] or [SYS/PERM], whatever MailKit made of it (it may have tried another method on a closed connection).
         if (kind == FailureKind.Account)
-            return new StoreConnectException($"{Endpoint}: login refused [{code}]: {said}", isAuthentication: true, ex);
+            return new StoreConnectException($"{Endpoint}: login refused [{code}]: {said}", StoreConnectFailure.Authentication, ex);
 
         return ex switch
         {
-            StoreConnectException same => same,
-            AuthenticationException => new StoreConnectException($"{Endpoint}: authentication failed: {said}", isAuthentication: true, ex),
-            SslHandshakeException => new StoreConnectException($"{Endpoint}: TLS handshake failed (certificate not trusted? set certificateFingerprint or trustAnyCertificate only if you mean it): {ex.Message}", isAuthentication: false, ex),
-            SocketException or IOException or Pop3ProtocolException or TimeoutException
-                => new StoreConnectException($"{Endpoint}: cannot connect: {ex.Message}", isAuthentication: false, ex),
-            NotSupportedException => new StoreConnectException($"{Endpoint}: {ex.Message}", isAuthentication: false, ex),
-            _ => ex,
+            AuthenticationException => new StoreConnectException($"{Endpoint}: authentication failed: {said}", StoreConnectFailure.Authentication, ex),
+            _ => ConnectFailures.Describe(Endpoint, "POP3", ex, connected, trust ?? new CertificateCheck(Endpoint)),
         };
     }
 }
