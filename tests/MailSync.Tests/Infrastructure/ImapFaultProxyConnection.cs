@@ -458,6 +458,11 @@ internal sealed class ImapFaultProxyConnection
                 }
             }
 
+            if (_stalled)
+            {
+                await WaitForCutAsync(); // a stall hides the server's close as well, until its cut
+            }
+
             // The server closed (after BYE, or on its own); the client is told by a normal close.
             Close(reset: false);
         }
