@@ -81,14 +81,10 @@ internal sealed class ImapFaultProxyConnection
     /// <summary>Resets both sides (RST, unsent data discarded) and stops both pumps; not counted as a cut.</summary>
     public void Abort() => Close(reset: true);
 
-    /// <summary>Resets both sides as a fault; counts it, then marks <paramref name="fault"/> fired.</summary>
+    /// <summary>Resets both sides as a fault (counted, unless the connection was closed already), then marks <paramref name="fault"/> fired.</summary>
     public void Cut(ImapFault? fault)
     {
-        if (Close(reset: true))
-        {
-            _proxy.CountCut();
-        }
-
+        Close(reset: true, countAsCut: true);
         fault?.MarkFired();
     }
 
@@ -601,12 +597,18 @@ internal sealed class ImapFaultProxyConnection
         }
     }
 
-    /// <summary>Closes both sockets once; true for the call that did it.</summary>
-    private bool Close(bool reset)
+    /// <summary>Closes both sockets, once.</summary>
+    private void Close(bool reset, bool countAsCut = false)
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0)
         {
-            return false;
+            return;
+        }
+
+        if (countAsCut)
+        {
+            // Counted before the reset goes out, so a client that has seen it also sees the count.
+            _proxy.CountCut();
         }
 
         _closing.Cancel();
@@ -630,8 +632,6 @@ internal sealed class ImapFaultProxyConnection
 
             socket.Dispose();
         }
-
-        return true;
     }
 
     /// <summary>A client command relayed to the server and not answered yet.</summary>
