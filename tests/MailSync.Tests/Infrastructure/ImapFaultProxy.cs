@@ -62,8 +62,8 @@ public sealed class ImapFaultProxy : IAsyncDisposable
     /// the byte offsets (client to server, server to client) after which that connection is cut, or null for
     /// no cut. Offsets count bytes relayed in that direction (after the proxy's own rewriting); exactly that
     /// many get through, then both sides are reset. Use long.MaxValue to leave a direction alone; 0 cuts right
-    /// after accepting. Runs on the connection's task: an exception from it resets the connection and is
-    /// rethrown by <see cref="DisposeAsync"/>.
+    /// after accepting. Runs on the connection's task: an exception from it (or a negative offset) resets the
+    /// connection and is rethrown by <see cref="DisposeAsync"/>.
     /// </summary>
     public Func<int, (long ClientToServer, long ServerToClient)?>? CutPlan
     {
