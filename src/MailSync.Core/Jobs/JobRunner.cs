@@ -33,7 +33,7 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer)
         catch (LedgerException ex)
         {
             log.Error("{Error}", ex.Message);
-            return jobs.Select(j => new JobResult { Job = j.Name, Status = JobStatus.LedgerFailed, Error = ex.Message, DryRun = options.DryRun }).ToList();
+            return jobs.Select(j => new JobResult { Job = j.Name, Status = JobStatus.LedgerFailed, Error = ex.Message, DryRun = options.DryRun, RetryFailed = options.RetryFailed }).ToList();
         }
 
         using (ledger)
@@ -53,7 +53,7 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer)
 
     private async Task<JobResult> RunJobAsync(MailSyncConfig config, JobConfig job, CheckpointLedger ledger, MigrationOptions options, CancellationToken cancellationToken)
     {
-        var result = new JobResult { Job = job.Name, DryRun = options.DryRun };
+        var result = new JobResult { Job = job.Name, DryRun = options.DryRun, RetryFailed = options.RetryFailed };
         var clock = Stopwatch.StartNew();
         try
         {
