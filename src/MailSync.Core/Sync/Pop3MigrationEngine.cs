@@ -117,14 +117,15 @@ public sealed class Pop3MigrationEngine(
         var (flags, keywords, dropped) = TargetFlags(targetStatus);
         var nextId = records.Count == 0 ? 1u : records.Keys.Max() + 1;
         // A retried message keeps its row (and MailSync number); a new one gets the next number.
-        var retryIds = records.Values.Where(r => r.State == MessageState.Failed && r.SourceKey is not null)
-            .ToDictionary(r => r.SourceKey!, r => r.SourceUid, StringComparer.Ordinal);
+        var retryIds = options.RetryFailed
+            ? records.Values.Where(r => r.State == MessageState.Failed && r.SourceKey is not null).ToDictionary(r => r.SourceKey!, r => r.SourceUid, StringComparer.Ordinal)
+            : null;
         var uidNext = targetStatus.UidNext;
         foreach (var batch in Batches.Of(toCopy, m => m.Size, options.BatchMessages, options.BatchBytes))
         {
             cancellationToken.ThrowIfCancellationRequested();
             List<uint> ids;
-            if (options.RetryFailed)
+            if (retryIds is not null)
             {
                 ids = batch.Select(m => retryIds[m.Key]).ToList();
             }
