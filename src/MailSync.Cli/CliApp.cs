@@ -12,12 +12,18 @@ internal static class CliApp
         var state = new Option<FileInfo?>("--state") { Description = "Checkpoint ledger (SQLite). Default: JOBFILE's name with .state.db, beside it." };
         var report = new Option<FileInfo?>("--report") { Description = "Write a JSON report: per-folder counts and every message not copied, with its reason." };
         var dryRun = new Option<bool>("--dry-run") { Description = "Connect, map folders and count what would be copied; change nothing." };
+        var retryFailed = new Option<bool>("--retry-failed")
+        {
+            Description = "Try again only the messages earlier runs could not copy (recorded as failed in the ledger, with their reason). "
+                + "Messages never tried are left for a normal run, and folders without failures are not opened. "
+                + "Exit code 0 if every one is now copied, 3 if some still fail (each listed with its new reason).",
+        };
         var logFile = new Option<FileInfo?>("--log-file") { Description = "Log file (rolls daily). Default: logs/mailsync-DATE.log beside JOBFILE." };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug details to the console too." };
 
         var run = new Command("run", "Copy every folder, message, flag and date of each job's source into its target. Safe to interrupt and re-run: it resumes, and copies nothing twice.")
         {
-            jobFile, job, state, report, dryRun, logFile, verbose,
+            jobFile, job, state, report, dryRun, retryFailed, logFile, verbose,
         };
         run.SetAction((parse, cancellationToken) => new RunCommand(new RunArguments(
             parse.GetValue(jobFile)!,
@@ -25,6 +31,7 @@ internal static class CliApp
             parse.GetValue(state),
             parse.GetValue(report),
             parse.GetValue(dryRun),
+            parse.GetValue(retryFailed),
             parse.GetValue(logFile),
             parse.GetValue(verbose))).ExecuteAsync(cancellationToken));
 

@@ -35,6 +35,15 @@ internal sealed class LoggedProgress(ILogger log) : IMigrationObserver
     }
 
     public void FolderFinished(string job, FolderResult result)
-        => log.Information("{Job}: {Source} -> {Target}: {Copied} copied, {Already} already there, {Failed} failed{Unchanged}",
+    {
+        // A retry pass skips most folders unopened: one debug line each, not a row of zeros.
+        if (result.NothingToRetry)
+        {
+            log.Debug("{Job}: {Source} -> {Target}: no earlier failure to retry", job, result.SourceFolder, result.TargetFolder);
+            return;
+        }
+
+        log.Information("{Job}: {Source} -> {Target}: {Copied} copied, {Already} already there, {Failed} failed{Unchanged}",
             job, result.SourceFolder, result.TargetFolder, result.Copied, result.AlreadyCopied, result.Failed, result.Unchanged ? " (unchanged)" : string.Empty);
+    }
 }

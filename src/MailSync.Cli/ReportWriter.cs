@@ -25,7 +25,11 @@ internal static class ReportWriter
                 r.DryRun,
                 durationSeconds = Math.Round(r.Duration.TotalSeconds, 3),
                 r.Appended,
-                folders = r.Folders.Select(f => new
+                // A --retry-failed run: what became of the earlier failures (null for a normal run).
+                r.RetryFailed,
+                retry = r.Retry,
+                // A retry run lists only the pairs it had failures to retry in; the others were not opened.
+                folders = r.Folders.Where(f => !f.NothingToRetry).Select(f => new
                 {
                     f.SourceFolder,
                     f.TargetFolder,
@@ -36,6 +40,8 @@ internal static class ReportWriter
                     f.Failed,
                     f.CopiedBytes,
                     f.Unchanged,
+                    retried = r.RetryFailed ? f.Retried : (int?)null,
+                    noLongerOnSource = r.RetryFailed ? f.NoLongerOnSource : (int?)null,
                     droppedKeywords = f.DroppedKeywords,
                     sourceIdentity = f.SourceIdentity,
                     dateSources = f.SourceIdentity is null ? null : f.DateSources,

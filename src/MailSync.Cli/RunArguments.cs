@@ -7,5 +7,6 @@ internal sealed record RunArguments(
     FileInfo? State,
     FileInfo? Report,
     bool DryRun,
+    bool RetryFailed,
     FileInfo? LogFile,
     bool Verbose);

@@ -39,9 +39,10 @@ internal sealed class RunCommand(RunArguments args)
         var statePath = args.State?.FullName ?? Path.ChangeExtension(args.JobFile.FullName, ".state.db");
         var interactive = console.Profile.Capabilities.Interactive && !Console.IsOutputRedirected;
         using var log = CreateLogger(interactive);
-        log.Information("mailsync run {JobFile}: {Count} job(s), state {State}{DryRun}", args.JobFile.FullName, jobs.Count, statePath, args.DryRun ? " (dry run)" : string.Empty);
+        log.Information("mailsync run {JobFile}: {Count} job(s), state {State}{RetryFailed}{DryRun}", args.JobFile.FullName, jobs.Count, statePath,
+            args.RetryFailed ? " (retrying failed messages only)" : string.Empty, args.DryRun ? " (dry run)" : string.Empty);
 
-        var options = new MigrationOptions { DryRun = args.DryRun };
+        var options = new MigrationOptions { DryRun = args.DryRun, RetryFailed = args.RetryFailed };
         IReadOnlyList<JobResult> results;
         if (interactive)
         {

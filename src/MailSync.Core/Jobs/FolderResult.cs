@@ -37,6 +37,21 @@ public sealed class FolderResult
     /// <summary>Why this folder was skipped (a folder-class failure: cannot create, select or write it), or null.</summary>
     public string? Error { get; set; }
 
+    /// <summary>
+    /// <c>--retry-failed</c> only: messages an earlier run could not copy that this run tried again.
+    /// Those now copied count in <see cref="Copied"/>, those failing again in <see cref="Failed"/>.
+    /// </summary>
+    public int Retried { get; set; }
+
+    /// <summary>
+    /// <c>--retry-failed</c> only: messages recorded as failed that the source no longer has, so
+    /// they could not be tried; each is also counted in <see cref="Failed"/> and its ledger row is kept.
+    /// </summary>
+    public int NoLongerOnSource { get; set; }
+
+    /// <summary><c>--retry-failed</c> only: the ledger holds no failed message for this pair, so it was not even opened.</summary>
+    public bool NothingToRetry { get; set; }
+
     /// <summary>Keywords the target folder refused, by name, with how many messages lost each.</summary>
     public Dictionary<string, int> DroppedKeywords { get; } = new(StringComparer.Ordinal);
 }

@@ -21,4 +21,10 @@ public sealed class JobResult
 
     public TimeSpan Duration { get; set; }
     public bool DryRun { get; init; }
+
+    /// <summary>The run was <c>--retry-failed</c>: only messages earlier runs could not copy were attempted.</summary>
+    public bool RetryFailed { get; init; }
+
+    /// <summary>What a <c>--retry-failed</c> run did with the earlier failures; null for any other run.</summary>
+    public RetryCounts? Retry => RetryFailed ? RetryCounts.From(Folders) : null;
 }

@@ -36,7 +36,7 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer, CircuitS
         catch (LedgerException ex)
         {
             log.Error("{Error}", ex.Message);
-            return jobs.Select(j => new JobResult { Job = j.Name, Status = JobStatus.LedgerFailed, Error = ex.Message, DryRun = options.DryRun }).ToList();
+            return jobs.Select(j => new JobResult { Job = j.Name, Status = JobStatus.LedgerFailed, Error = ex.Message, DryRun = options.DryRun, RetryFailed = options.RetryFailed }).ToList();
         }
 
         using (ledger)
@@ -56,7 +56,7 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer, CircuitS
 
     private async Task<JobResult> RunJobAsync(MailSyncConfig config, JobConfig job, CheckpointLedger ledger, MigrationOptions options, CancellationToken cancellationToken)
     {
-        var result = new JobResult { Job = job.Name, DryRun = options.DryRun };
+        var result = new JobResult { Job = job.Name, DryRun = options.DryRun, RetryFailed = options.RetryFailed };
         var clock = Stopwatch.StartNew();
         try
         {

@@ -15,4 +15,15 @@ public sealed record MessageFailure(string SourceFolder, uint SourceUid, string?
         {
             SourceKey = record.SourceKey,
         };
+
+    /// <summary>
+    /// A message an earlier run recorded as not copied that <c>--retry-failed</c> could not try
+    /// again because the source no longer has it (deleted or moved there since). Its ledger row is
+    /// kept, so it stays visible until someone decides what to do about it.
+    /// </summary>
+    public static MessageFailure NoLongerOnSource(string sourceFolder, Checkpoints.MessageRecord record)
+        => new(sourceFolder, record.SourceUid, record.MessageId, record.SourceSize, $"no longer on the source, so not retried (it had failed: {record.LastError})")
+        {
+            SourceKey = record.SourceKey,
+        };
 }

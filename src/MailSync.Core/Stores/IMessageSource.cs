@@ -1,8 +1,16 @@
+using MailSync.Core.Model;
+
 namespace MailSync.Core.Stores;
 
 /// <summary>A store messages are read from.</summary>
 public interface IMessageSource : IMailStore
 {
+    /// <summary>
+    /// Summaries of just these messages of the current folder, in one UID FETCH; a UID the folder
+    /// no longer has is simply absent. Lets a retry of a few failures skip listing a big folder.
+    /// </summary>
+    Task<IReadOnlyList<MessageInfo>> FetchSummariesAsync(IReadOnlyList<uint> uids, CancellationToken cancellationToken);
+
     /// <summary>
     /// Streams the raw bytes of the given messages of the current folder, in one command where the
     /// protocol allows. The stream is only valid during the callback.

@@ -88,20 +88,30 @@ public sealed class MigrationEngine(
         var sourceName = folder.Source.FullName;
         var targetName = folder.TargetName;
         var pair = ledger.GetOrCreatePair(job, sourceName, targetName);
+        var records = ledger.LoadMessages(pair.Id);
+        if (options.RetryFailed && !RetrySelection.HasWork(records.Values))
+        {
+            // Nothing failed here: a retry pass does not even open the folder, so it stays cheap on a big account.
+            folderResult.NothingToRetry = true;
+            return;
+        }
+
         var sourceStatus = await _sourceRetry.RunAsync(sourcePipelines.Read, $"select {sourceName}", ct => source.OpenFolderAsync(sourceName, forWriting: false, ct), cancellationToken)
             .ConfigureAwait(false);
         folderResult.SourceMessages = sourceStatus.Count;
 
         var targetStatus = await _writer.OpenAsync(targetName, targetExists, options.DryRun, cancellationToken).ConfigureAwait(false);
 
-        var records = ledger.LoadMessages(pair.Id);
+        List<MessageRecord> retriesInFlight = [];
         if (!options.DryRun)
         {
             await RepairAfterValidityChangeAsync(pair, records, sourceStatus, targetStatus, result, cancellationToken).ConfigureAwait(false);
+            // Taken before reconciliation, which forgets the intents that never landed.
+            retriesInFlight = records.Values.Where(RetrySelection.IsInterruptedRetry).ToList();
             folderResult.Reconciled += await _writer.ReconcilePendingAsync(pair, records, cancellationToken).ConfigureAwait(false);
         }
 
-        if (pair.CompletedUtc is not null && pair.SourceUidNext == sourceStatus.UidNext
+        if (!options.RetryFailed && pair.CompletedUtc is not null && pair.SourceUidNext == sourceStatus.UidNext
             && (sourceStatus.HighestModSeq is null || sourceStatus.HighestModSeq == pair.SourceHighestModSeq)
             && records.Values.All(r => r.State != MessageState.Pending))
         {
@@ -114,20 +124,29 @@ public sealed class MigrationEngine(
             return;
         }
 
-        var summaries = await _sourceRetry.RunAsync(sourcePipelines.Read, $"list {sourceName}", ct => source.FetchSummariesAsync(1, ct), cancellationToken).ConfigureAwait(false);
-        var toCopy = new List<MessageInfo>();
-        foreach (var summary in summaries)
+        List<MessageInfo> toCopy;
+        if (options.RetryFailed)
         {
-            if (!records.TryGetValue(summary.Uid, out var record))
-                toCopy.Add(summary);
-            else if (record.State == MessageState.Copied)
-                folderResult.AlreadyCopied++;
-            else if (record.State == MessageState.Failed)
-                ReportEarlierFailure(folder, record, folderResult, result);
+            toCopy = await SelectFailedAsync(pair, folder, records, retriesInFlight, folderResult, result, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            var summaries = await _sourceRetry.RunAsync(sourcePipelines.Read, $"list {sourceName}", ct => source.FetchSummariesAsync(1, ct), cancellationToken).ConfigureAwait(false);
+            toCopy = [];
+            foreach (var summary in summaries)
+            {
+                if (!records.TryGetValue(summary.Uid, out var record))
+                    toCopy.Add(summary);
+                else if (record.State == MessageState.Copied)
+                    folderResult.AlreadyCopied++;
+                else if (record.State == MessageState.Failed)
+                    ReportEarlierFailure(folder, record, folderResult, result);
+            }
         }
 
         observer.FolderStarted(job, sourceName, targetName, toCopy.Count, toCopy.Sum(m => m.Size));
-        log.Information("{Job}: {Source} -> {Target}: {ToCopy} to copy, {Done} already copied", job, sourceName, targetName, toCopy.Count, folderResult.AlreadyCopied);
+        log.Information("{Job}: {Source} -> {Target}: {ToCopy} to {What}, {Done} already copied", job, sourceName, targetName, toCopy.Count,
+            options.RetryFailed ? "retry (failed earlier)" : "copy", folderResult.AlreadyCopied);
         if (options.DryRun)
             return;
 
@@ -135,8 +154,14 @@ public sealed class MigrationEngine(
         foreach (var batch in Batches.Of(toCopy, m => m.Size, options.BatchMessages, options.BatchBytes))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            uidNext = await CopyBatchAsync(pair, folder, targetStatus, batch, uidNext, folderResult, result, cancellationToken).ConfigureAwait(false);
+            uidNext = await CopyBatchAsync(pair, folder, targetStatus, batch, uidNext, records, folderResult, result, cancellationToken).ConfigureAwait(false);
         }
+
+        // A retry pass looked at the failed messages only: the cursors must keep saying where the
+        // last full pass ended, or the next normal run would skip, as an unchanged folder, the
+        // messages that arrived since.
+        if (options.RetryFailed)
+            return;
 
         pair.SourceUidValidity = sourceStatus.UidValidity;
         pair.SourceUidNext = sourceStatus.UidNext;
@@ -147,9 +172,41 @@ public sealed class MigrationEngine(
         ledger.SavePair(pair);
     }
 
+    /// <summary>
+    /// --retry-failed: the messages recorded as failed (or whose retry was interrupted) that the
+    /// source still has, asked for by UID instead of listing the folder. The others are reported
+    /// as no longer on the source and keep their rows. Each retried row goes into
+    /// <paramref name="records"/> as the earlier row its new intent carries the attempts from.
+    /// </summary>
+    private async Task<List<MessageInfo>> SelectFailedAsync(
+        FolderPairState pair, FolderMapping folder, Dictionary<uint, MessageRecord> records, IReadOnlyList<MessageRecord> retriesInFlight,
+        FolderResult folderResult, JobResult result, CancellationToken cancellationToken)
+    {
+        var candidates = RetrySelection.Candidates(records, retriesInFlight);
+        var uids = candidates.Select(c => c.SourceUid).ToList();
+        var summaries = await _sourceRetry.RunAsync(sourcePipelines.Read, $"look up {uids.Count} failed messages", ct => source.FetchSummariesAsync(uids, ct), cancellationToken)
+            .ConfigureAwait(false);
+        var (found, gone) = RetrySelection.Match(candidates, summaries, s => s.Uid, r => r.SourceUid);
+        foreach (var row in candidates)
+            records[row.SourceUid] = row;
+        // Written back because reconciliation forgets an interrupted retry that never landed.
+        if (gone.Count > 0 && !options.DryRun)
+            ledger.Save(pair.Id, gone);
+        foreach (var row in gone)
+        {
+            folderResult.NoLongerOnSource++;
+            folderResult.Failed++;
+            result.Failures.Add(MessageFailure.NoLongerOnSource(folder.Source.FullName, row));
+            log.Warning("{Job}: {Folder} UID {Uid} failed earlier and is no longer on the source; not retried", job, folder.Source.FullName, row.SourceUid);
+        }
+
+        folderResult.Retried = found.Count;
+        return found.Select(f => f.Message).ToList();
+    }
+
     private async Task<uint> CopyBatchAsync(
         FolderPairState pair, FolderMapping folder, FolderStatus targetStatus, List<MessageInfo> batch, uint uidNext,
-        FolderResult folderResult, JobResult result, CancellationToken cancellationToken)
+        IReadOnlyDictionary<uint, MessageRecord> records, FolderResult folderResult, JobResult result, CancellationToken cancellationToken)
     {
         var spools = new Dictionary<uint, Stream>();
         var unreadable = new Dictionary<uint, string>();
@@ -162,13 +219,15 @@ public sealed class MigrationEngine(
             var failures = new List<MessageRecord>();
             foreach (var message in batch)
             {
+                // Only a retried message has a row already; a new one starts at zero attempts.
+                var earlier = records.GetValueOrDefault(message.Uid);
                 AppendItem? item = null;
                 long targetSize = 0;
                 var failure = unreadable.GetValueOrDefault(message.Uid)
                     ?? Prepare(message, spools.GetValueOrDefault(message.Uid), targetStatus, folderResult, result, out item, out targetSize);
                 if (failure is not null)
                 {
-                    failures.Add(NewRecord(message, MessageState.Failed, null, 0, uidNext, failure));
+                    failures.Add(NewRecord(message, MessageState.Failed, null, 0, uidNext, failure) with { Attempts = (earlier?.Attempts ?? 0) + 1 });
                     RecordFailure(folder, message, failure, folderResult, result);
                     continue;
                 }
@@ -177,6 +236,10 @@ public sealed class MigrationEngine(
                 intents.Add(NewRecord(message, MessageState.Pending, null, targetSize, uidNext, null) with
                 {
                     TargetFlags = FlagText.Format(item!.Flags, item.Keywords),
+                    // A retry keeps counting, and its earlier reason marks the intent as a retry
+                    // should this run be interrupted (RetrySelection.IsInterruptedRetry).
+                    Attempts = earlier?.Attempts ?? 0,
+                    LastError = earlier?.LastError,
                 });
             }
 

@@ -6,6 +6,13 @@ public sealed record MigrationOptions
     /// <summary>Plan and count only: no folder is created, nothing is appended, the ledger is not written.</summary>
     public bool DryRun { get; init; }
 
+    /// <summary>
+    /// <c>--retry-failed</c>: attempt again only the messages the ledger records as failed, each
+    /// through the usual intent-before-APPEND path. Messages never attempted are left for a normal
+    /// run, and folder pairs without a failed row are not even opened, so the pass stays cheap.
+    /// </summary>
+    public bool RetryFailed { get; init; }
+
     /// <summary>Messages per FETCH/APPEND batch; one ledger transaction records each batch's intents.</summary>
     public int BatchMessages { get; init; } = 50;
 

@@ -90,12 +90,23 @@ public sealed class Pop3MigrationEngine(
     private async Task CopyAsync(string targetName, bool targetExists, FolderResult folderResult, JobResult result, CancellationToken cancellationToken)
     {
         var pair = ledger.GetOrCreatePair(job, SourceFolder, targetName);
+        var records = ledger.LoadMessages(pair.Id);
+        if (options.RetryFailed && !RetrySelection.HasWork(records.Values))
+        {
+            // Nothing failed here: a retry pass neither lists the maildrop nor opens the target.
+            folderResult.NothingToRetry = true;
+            await source.CloseAsync(cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         var targetStatus = await _writer.OpenAsync(targetName, targetExists, options.DryRun, cancellationToken).ConfigureAwait(false);
 
-        var records = ledger.LoadMessages(pair.Id);
+        List<MessageRecord> retriesInFlight = [];
         if (!options.DryRun)
         {
             await RepairAfterValidityChangeAsync(pair, records, targetStatus, result, cancellationToken).ConfigureAwait(false);
+            // Taken before reconciliation, which forgets the intents that never landed.
+            retriesInFlight = records.Values.Where(RetrySelection.IsInterruptedRetry).ToList();
             folderResult.Reconciled += await _writer.ReconcilePendingAsync(pair, records, cancellationToken).ConfigureAwait(false);
         }
 
@@ -105,23 +116,32 @@ public sealed class Pop3MigrationEngine(
         if (!source.HasUidl)
             Warn(result, $"{source.Endpoint}: the server has no UIDL; messages are known by a fingerprint of their header block (TOP n 0) and size instead. Identical messages are told apart only by their order on the server");
 
-        var byKey = records.Values.Where(r => r.SourceKey is not null).ToDictionary(r => r.SourceKey!, StringComparer.Ordinal);
-        var toCopy = new List<Pop3Listing>();
-        foreach (var message in listing)
+        List<Pop3Listing> toCopy;
+        if (options.RetryFailed)
         {
-            if (!byKey.TryGetValue(message.Key, out var record))
-                toCopy.Add(message);
-            else if (record.State == MessageState.Copied)
-                folderResult.AlreadyCopied++;
-            else if (record.State == MessageState.Failed)
+            toCopy = SelectFailed(pair, records, retriesInFlight, listing, folderResult, result);
+        }
+        else
+        {
+            var byKey = records.Values.Where(r => r.SourceKey is not null).ToDictionary(r => r.SourceKey!, StringComparer.Ordinal);
+            toCopy = [];
+            foreach (var message in listing)
             {
-                folderResult.Failed++;
-                result.Failures.Add(MessageFailure.FromEarlierRun(SourceFolder, record));
+                if (!byKey.TryGetValue(message.Key, out var record))
+                    toCopy.Add(message);
+                else if (record.State == MessageState.Copied)
+                    folderResult.AlreadyCopied++;
+                else if (record.State == MessageState.Failed)
+                {
+                    folderResult.Failed++;
+                    result.Failures.Add(MessageFailure.FromEarlierRun(SourceFolder, record));
+                }
             }
         }
 
         observer.FolderStarted(job, SourceFolder, targetName, toCopy.Count, toCopy.Sum(m => m.Size));
-        log.Information("{Job}: POP3 {Source} -> {Target}: {ToCopy} to copy, {Done} already copied", job, source.Endpoint, targetName, toCopy.Count, folderResult.AlreadyCopied);
+        log.Information("{Job}: POP3 {Source} -> {Target}: {ToCopy} to {What}, {Done} already copied", job, source.Endpoint, targetName, toCopy.Count,
+            options.RetryFailed ? "retry (failed earlier)" : "copy", folderResult.AlreadyCopied);
         if (options.DryRun)
         {
             await source.CloseAsync(cancellationToken).ConfigureAwait(false);
@@ -130,31 +150,78 @@ public sealed class Pop3MigrationEngine(
 
         var (flags, keywords, dropped) = TargetFlags(targetStatus);
         var nextId = records.Count == 0 ? 1u : records.Keys.Max() + 1;
+        // A retried message keeps its row (and MailSync number); a new one gets the next number.
+        var retryIds = options.RetryFailed
+            ? records.Values.Where(r => r.State == MessageState.Failed && r.SourceKey is not null).ToDictionary(r => r.SourceKey!, r => r.SourceUid, StringComparer.Ordinal)
+            : null;
         var uidNext = targetStatus.UidNext;
         foreach (var batch in Batches.Of(toCopy, m => m.Size, options.BatchMessages, options.BatchBytes))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var ids = Enumerable.Range(0, batch.Count).Select(i => nextId + (uint)i).ToList();
-            nextId += (uint)batch.Count;
-            uidNext = await CopyBatchAsync(pair, batch, ids, flags, keywords, uidNext, folderResult, result, cancellationToken).ConfigureAwait(false);
+            List<uint> ids;
+            if (retryIds is not null)
+            {
+                ids = batch.Select(m => retryIds[m.Key]).ToList();
+            }
+            else
+            {
+                ids = Enumerable.Range(0, batch.Count).Select(i => nextId + (uint)i).ToList();
+                nextId += (uint)batch.Count;
+            }
+
+            uidNext = await CopyBatchAsync(pair, batch, ids, flags, keywords, uidNext, records, folderResult, result, cancellationToken).ConfigureAwait(false);
         }
 
         foreach (var keyword in dropped)
             folderResult.DroppedKeywords[keyword] = folderResult.Copied;
-        pair.TargetUidValidity = targetStatus.UidValidity;
-        pair.TargetUidNext = uidNext;
-        pair.CompletedUtc = DateTimeOffset.UtcNow;
-        ledger.SavePair(pair);
+        // As in the IMAP engine, a retry pass does not mark the pair as completed: it saw only the failures.
+        if (!options.RetryFailed)
+        {
+            pair.TargetUidValidity = targetStatus.UidValidity;
+            pair.TargetUidNext = uidNext;
+            pair.CompletedUtc = DateTimeOffset.UtcNow;
+            ledger.SavePair(pair);
+        }
 
+        // A retry pass deletes (when the job says so) only the messages it retried and now holds as
+        // copied; the next normal run applies the rule to the rest, as it always does.
         if (settings.DeleteFromSource)
-            await DeleteConfirmedAsync(pair, listing, folderResult, cancellationToken).ConfigureAwait(false);
+            await DeleteConfirmedAsync(pair, options.RetryFailed ? toCopy : listing, folderResult, cancellationToken).ConfigureAwait(false);
         else
             await source.CloseAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// --retry-failed: the listed messages whose row is failed (or whose retry was interrupted);
+    /// the others are reported as no longer on the server and keep their rows. Each retried row
+    /// goes into <paramref name="records"/> as the earlier row its new intent carries the attempts from.
+    /// </summary>
+    private List<Pop3Listing> SelectFailed(
+        FolderPairState pair, Dictionary<uint, MessageRecord> records, IReadOnlyList<MessageRecord> retriesInFlight, IReadOnlyList<Pop3Listing> listing,
+        FolderResult folderResult, JobResult result)
+    {
+        var candidates = RetrySelection.Candidates(records, retriesInFlight);
+        var (found, gone) = RetrySelection.Match(candidates, listing, m => m.Key, r => r.SourceKey ?? string.Empty);
+        foreach (var row in candidates)
+            records[row.SourceUid] = row;
+        // Written back because reconciliation forgets an interrupted retry that never landed.
+        if (gone.Count > 0 && !options.DryRun)
+            ledger.Save(pair.Id, gone);
+        foreach (var row in gone)
+        {
+            folderResult.NoLongerOnSource++;
+            folderResult.Failed++;
+            result.Failures.Add(MessageFailure.NoLongerOnSource(SourceFolder, row));
+            log.Warning("{Job}: POP3 message {Key} failed earlier and is no longer on the server; not retried", job, row.SourceKey);
+        }
+
+        folderResult.Retried = found.Count;
+        return found.Select(f => f.Message).ToList();
+    }
+
     private async Task<uint> CopyBatchAsync(
         FolderPairState pair, List<Pop3Listing> batch, List<uint> ids, MessageFlags flags, IReadOnlyList<string> keywords, uint uidNext,
-        FolderResult folderResult, JobResult result, CancellationToken cancellationToken)
+        IReadOnlyDictionary<uint, MessageRecord> records, FolderResult folderResult, JobResult result, CancellationToken cancellationToken)
     {
         // The fallback date of a message without usable headers: when it was fetched, to the second.
         var retrievedAt = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds());
@@ -168,10 +235,12 @@ public sealed class Pop3MigrationEngine(
             for (var i = 0; i < batch.Count; i++)
             {
                 var message = batch[i];
+                // Only a retried message has a row already; a new one starts at zero attempts.
+                var earlier = records.GetValueOrDefault(ids[i]);
                 var failure = TargetWriter.Prepare(i < streams.Count ? streams[i] : null, out var mime, out var shape, out var targetSize);
                 if (failure is not null)
                 {
-                    var failed = NewRecord(ids[i], message, MessageState.Failed, 0, 0, null, uidNext, failure);
+                    var failed = NewRecord(ids[i], message, MessageState.Failed, 0, 0, null, uidNext, failure) with { Attempts = (earlier?.Attempts ?? 0) + 1 };
                     failures.Add(failed);
                     RecordFailure(failed, null, failure, folderResult, result);
                     continue;
@@ -187,6 +256,10 @@ public sealed class Pop3MigrationEngine(
                 intents.Add(NewRecord(ids[i], message, MessageState.Pending, date.ToUnixTimeSeconds(), targetSize, dateSource, uidNext, null) with
                 {
                     TargetFlags = FlagText.Format(flags, keywords),
+                    // A retry keeps counting, and its earlier reason marks the intent as a retry
+                    // should this run be interrupted (RetrySelection.IsInterruptedRetry).
+                    Attempts = earlier?.Attempts ?? 0,
+                    LastError = earlier?.LastError,
                 });
             }
 

@@ -55,7 +55,8 @@ public sealed class DovecotServer : IAsyncDisposable
 
     public int Pop3sPort { get; private set; }
 
-    public DovecotOptions Options { get; }
+    /// <summary>The options the server runs with now (see <see cref="RestartAsync(DovecotOptions, CancellationToken)"/>).</summary>
+    public DovecotOptions Options { get; private set; }
 
     public string RootDirectory { get; }
 
@@ -265,6 +266,30 @@ public sealed class DovecotServer : IAsyncDisposable
     }
 
     /// <summary>
+    /// Stops Dovecot and starts it again with <paramref name="newOptions"/>, on the same ports with
+    /// the same users and mail: e.g. to lift a <see cref="DovecotOptions.MaxMailSizeKb"/> limit
+    /// between two runs of a job. Only server behaviour may change. The namespace style (it is the
+    /// mail layout clients saw), OAuth2 (its endpoint lives as long as the server) and the binary
+    /// must stay as they were.
+    /// </summary>
+    public async Task RestartAsync(DovecotOptions newOptions, CancellationToken ct = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(newOptions);
+        ValidateOptions(newOptions);
+        if (newOptions.NamespaceStyle != Options.NamespaceStyle || newOptions.OAuth2 != Options.OAuth2 || newOptions.DovecotPath != Options.DovecotPath)
+        {
+            throw new ArgumentException("A restart may not change NamespaceStyle, OAuth2 or DovecotPath; start another server instead.", nameof(newOptions));
+        }
+
+        var template = await ReadTemplateAsync(ct);
+        await StopAsync();
+        Options = newOptions;
+        await WriteConfigAsync(template, RequireAccount("dovecot"), RequireAccount("dovenull"), RequireAccount("nobody"), ct);
+        await StartProcessAsync(ct);
+    }
+
+    /// <summary>
     /// Sends SIGTERM to exactly our dovecot master (it stops its own children) and waits;
     /// SIGKILL of our process tree only if it hangs.
     /// </summary>
@@ -371,37 +396,7 @@ public sealed class DovecotServer : IAsyncDisposable
         {
             var ports = PickFreePorts(4);
             (ImapPort, ImapsPort, Pop3Port, Pop3sPort) = (ports[0], ports[1], ports[2], ports[3]);
-            var quota = Options.MaxMailSizeKb is not null || Options.QuotaStorageKb is not null;
-            var config = Render(template, new Dictionary<string, string>
-            {
-                ["ROOT"] = RootDirectory,
-                ["INSTANCE"] = Path.GetFileName(RootDirectory),
-                ["INTERNAL_USER"] = internalUser.Name,
-                ["LOGIN_USER"] = loginUser.Name,
-                ["MAIL_UID"] = mailUser.Uid.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["MAIL_GID"] = mailUser.Gid.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["NS_SEPARATOR"] = DirectorySeparator.ToString(),
-                ["NS_PREFIX"] = NamespacePrefix,
-                ["SPECIAL_AUTO"] = Options.AutoCreateSpecialFolders ? "subscribe" : "no",
-                ["MAX_USER_CONNECTIONS"] = (Options.MaxUserConnections ?? 10).ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["AUTH_MECHANISMS"] = "plain login" + (Options.Apop ? " apop" : "") + (Options.OAuth2 ? " xoauth2 oauthbearer" : ""),
-                ["POP3_LOCK_SESSION"] = Options.Pop3LockSession ? "yes" : "no",
-                ["SSL"] = Options.DisableTls ? "no" : "yes",
-                ["MAIL_PLUGINS"] = quota ? "quota" : "",
-                ["IMAP_PLUGINS"] = quota ? "imap_quota" : "",
-                ["QUOTA_STORAGE"] = KiB(Options.QuotaStorageKb),
-                ["QUOTA_MAX_MAIL_SIZE"] = KiB(Options.MaxMailSizeKb),
-                ["IMAP_PORT"] = ImapPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["IMAPS_PORT"] = ImapsPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["POP3_PORT"] = Pop3Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["POP3S_PORT"] = Pop3sPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            });
-            await File.WriteAllTextAsync(_configPath, config, ct);
-            if (_oauth2 is not null)
-            {
-                await WriteOAuth2PassdbAsync(_oauth2.IntrospectionUrl, ct);
-            }
-
+            await WriteConfigAsync(template, internalUser, loginUser, mailUser, ct);
             try
             {
                 await StartProcessAsync(ct);
@@ -411,6 +406,42 @@ public sealed class DovecotServer : IAsyncDisposable
             {
                 await StopAsync();
             }
+        }
+    }
+
+    /// <summary>Renders dovecot.conf (and the OAuth2 passdb) for the current <see cref="Options"/> and ports.</summary>
+    private async Task WriteConfigAsync(
+        string template, UnixAccount internalUser, UnixAccount loginUser, UnixAccount mailUser, CancellationToken ct)
+    {
+        var quota = Options.MaxMailSizeKb is not null || Options.QuotaStorageKb is not null;
+        var config = Render(template, new Dictionary<string, string>
+        {
+            ["ROOT"] = RootDirectory,
+            ["INSTANCE"] = Path.GetFileName(RootDirectory),
+            ["INTERNAL_USER"] = internalUser.Name,
+            ["LOGIN_USER"] = loginUser.Name,
+            ["MAIL_UID"] = mailUser.Uid.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["MAIL_GID"] = mailUser.Gid.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["NS_SEPARATOR"] = DirectorySeparator.ToString(),
+            ["NS_PREFIX"] = NamespacePrefix,
+            ["SPECIAL_AUTO"] = Options.AutoCreateSpecialFolders ? "subscribe" : "no",
+            ["MAX_USER_CONNECTIONS"] = (Options.MaxUserConnections ?? 10).ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["AUTH_MECHANISMS"] = "plain login" + (Options.Apop ? " apop" : "") + (Options.OAuth2 ? " xoauth2 oauthbearer" : ""),
+            ["POP3_LOCK_SESSION"] = Options.Pop3LockSession ? "yes" : "no",
+            ["SSL"] = Options.DisableTls ? "no" : "yes",
+            ["MAIL_PLUGINS"] = quota ? "quota" : "",
+            ["IMAP_PLUGINS"] = quota ? "imap_quota" : "",
+            ["QUOTA_STORAGE"] = KiB(Options.QuotaStorageKb),
+            ["QUOTA_MAX_MAIL_SIZE"] = KiB(Options.MaxMailSizeKb),
+            ["IMAP_PORT"] = ImapPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["IMAPS_PORT"] = ImapsPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["POP3_PORT"] = Pop3Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["POP3S_PORT"] = Pop3sPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+        await File.WriteAllTextAsync(_configPath, config, ct);
+        if (_oauth2 is not null)
+        {
+            await WriteOAuth2PassdbAsync(_oauth2.IntrospectionUrl, ct);
         }
     }
 

@@ -278,6 +278,27 @@ public sealed class DovecotServerTests(DovecotFixture fixture)
     }
 
     [Fact]
+    public async Task Restart_with_new_options_lifts_a_size_limit_on_the_same_ports_and_data_but_not_a_layout_change()
+    {
+        await using var server = await DovecotServer.StartAsync(new DovecotOptions { MaxMailSizeKb = 64 });
+        var user = await server.CreateUserAsync("relimit");
+        var big = new SeedMessage(Encoding.ASCII.GetBytes("Subject: big\r\n\r\n" + new string('x', 90_000) + "\r\n"), DateTimeOffset.UtcNow, MessageFlags.None, []);
+        await server.SeedAsync(user, "INBOX", [Message("small")]);
+        await Assert.ThrowsAsync<ImapCommandException>(() => server.SeedAsync(user, "INBOX", [big]));
+        var ports = (server.ImapPort, server.ImapsPort, server.Pop3Port, server.Pop3sPort);
+
+        await Assert.ThrowsAsync<ArgumentException>(() => server.RestartAsync(new DovecotOptions { NamespaceStyle = NamespaceStyle.InboxPrefixDot }));
+        await server.RestartAsync(new DovecotOptions());
+
+        Assert.Null(server.Options.MaxMailSizeKb);
+        Assert.Equal(ports, (server.ImapPort, server.ImapsPort, server.Pop3Port, server.Pop3sPort));
+        await server.SeedAsync(user, "INBOX", [big]);
+        using var client = await server.ConnectAsync(user);
+        await client.Inbox.OpenAsync(FolderAccess.ReadOnly);
+        Assert.Equal(2, client.Inbox.Count);
+    }
+
+    [Fact]
     public async Task Two_servers_run_side_by_side_with_different_namespace_styles()
     {
         var startSource = DovecotServer.StartAsync(new DovecotOptions { NamespaceStyle = NamespaceStyle.Default });

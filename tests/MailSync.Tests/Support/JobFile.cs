@@ -68,12 +68,12 @@ public sealed class JobFile : IDisposable
         return result.Config!;
     }
 
-    /// <summary>Runs the file's only job in-process with default options and returns its result.</summary>
-    public async Task<MailSync.Core.Jobs.JobResult> RunAsync()
+    /// <summary>Runs the file's only job in-process (with default options unless given) and returns its result.</summary>
+    public async Task<MailSync.Core.Jobs.JobResult> RunAsync(MailSync.Core.Sync.MigrationOptions? options = null)
     {
         var config = Load();
         var runner = new MailSync.Core.Jobs.JobRunner(Serilog.Core.Logger.None, MailSync.Core.Jobs.NullMigrationObserver.Instance);
-        return Assert.Single(await runner.RunAsync(config, config.Jobs, StatePath, new MailSync.Core.Sync.MigrationOptions(), CancellationToken.None));
+        return Assert.Single(await runner.RunAsync(config, config.Jobs, StatePath, options ?? new MailSync.Core.Sync.MigrationOptions(), CancellationToken.None));
     }
 
     public void Dispose()

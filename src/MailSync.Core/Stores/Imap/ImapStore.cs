@@ -152,23 +152,28 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
             return [];
         var range = new UniqueIdRange(new UniqueId(folder.UidValidity, Math.Max(1, fromUid)), UniqueId.MaxValue);
         var fetched = await folder.FetchAsync(range, SummaryItems, cancellationToken).ConfigureAwait(false);
-        var result = new List<MessageInfo>(fetched.Count);
-        foreach (var item in fetched)
-        {
-            // "n:*" always includes the highest UID, even when it is below n.
-            if (item.UniqueId.Id < fromUid)
-                continue;
-            result.Add(new MessageInfo(
-                item.UniqueId.Id,
-                (long)(item.Size ?? 0),
-                item.InternalDate ?? DateTimeOffset.UnixEpoch,
-                (item.Flags ?? MessageFlags.None) & ~MessageFlags.Recent,
-                item.Keywords.ToArray(),
-                NormalizeMessageId(item.Envelope?.MessageId)));
-        }
-
-        return result;
+        // "n:*" always includes the highest UID, even when it is below n.
+        return fetched.Where(item => item.UniqueId.Id >= fromUid).Select(ToMessageInfo).ToList();
     }
+
+    public Task<IReadOnlyList<MessageInfo>> FetchSummariesAsync(IReadOnlyList<uint> uids, CancellationToken cancellationToken)
+        => GuardAsync<IReadOnlyList<MessageInfo>>(async ct =>
+        {
+            var folder = CurrentFolder;
+            if (folder.Count == 0 || uids.Count == 0)
+                return [];
+            var ids = uids.Select(u => new UniqueId(folder.UidValidity, u)).ToList();
+            var fetched = await folder.FetchAsync(ids, SummaryItems, ct).ConfigureAwait(false);
+            return fetched.Select(ToMessageInfo).ToList();
+        }, 0, cancellationToken);
+
+    private static MessageInfo ToMessageInfo(IMessageSummary item) => new(
+        item.UniqueId.Id,
+        (long)(item.Size ?? 0),
+        item.InternalDate ?? DateTimeOffset.UnixEpoch,
+        (item.Flags ?? MessageFlags.None) & ~MessageFlags.Recent,
+        item.Keywords.ToArray(),
+        NormalizeMessageId(item.Envelope?.MessageId));
 
     public Task ReadMessagesAsync(IReadOnlyList<uint> uids, long expectedBytes, Func<uint, Stream, CancellationToken, Task> onMessage, CancellationToken cancellationToken)
         => GuardAsync(async ct =>
