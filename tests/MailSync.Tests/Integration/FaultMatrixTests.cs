@@ -107,6 +107,136 @@ public sealed class FaultMatrixTests(DovecotFixture fixture, ITestOutputHelper o
         output.WriteLine($"| other jobs in the file while one account fails | quota-full and wrong-password stop (exit 4); healthy completes | {healthy} | {healthy.Duplicates} |");
     }
 
+    public static TheoryData<string> ProxyFaults => new()
+    {
+        "a: cut during login",
+        "b: cut during a FETCH literal",
+        "c: cut in the middle of an APPEND literal",
+        "d: cut after the APPEND literal, before the tagged OK",
+        "e: stall past the timeout",
+        "f: throttled APPEND (Suggested Backoff Time)",
+        "f: untagged BYE [UNAVAILABLE] to FETCH",
+    };
+
+    [Theory]
+    [MemberData(nameof(ProxyFaults))]
+    public async Task A_connection_fault_is_recovered_in_the_same_run_and_every_message_lands_exactly_once(string fault)
+    {
+        var letter = fault[0];
+        var onTarget = letter is 'c' or 'd' or 'e' || fault.Contains("APPEND", StringComparison.Ordinal);
+        var source = await Server.CreateUserAsync($"fault-{letter}-src");
+        var target = await Server.CreateUserAsync($"fault-{letter}-dst");
+        await Server.SeedAsync(source, "INBOX", Synthetic.Messages(200, seed: 50 + letter));
+        await Server.SeedAsync(source, "Projects/2024", Synthetic.Messages(100, seed: 60 + letter));
+        await using var proxy = ImapFaultProxy.Start(Server.Host, Server.ImapPort);
+        var extras = ", \"retryAttempts\": 5, \"retryDelaySeconds\": 1, \"timeoutSeconds\": 5";
+        using var job = Job(onTarget ? Server.ImapPort : proxy.Port, source, onTarget ? proxy.Port : Server.ImapPort, target, extras);
+        var fired = fault switch
+        {
+            _ when letter == 'a' => proxy.CutDuringLogin(),
+            _ when letter == 'b' => proxy.CutInFetchLiteral(2000),
+            _ when letter == 'c' => proxy.CutInAppendLiteral(2000),
+            _ when letter == 'd' => proxy.CutBeforeAppendOk(),
+            _ when letter == 'e' => proxy.StallOn("APPEND", TimeSpan.FromSeconds(8)),
+            _ when fault.Contains("APPEND", StringComparison.Ordinal) => proxy.Answer("APPEND", "NO Request is throttled. Suggested Backoff Time: 1500 milliseconds"),
+            _ => proxy.Answer("UID FETCH", "* BYE [UNAVAILABLE] Server shutting down"),
+        };
+        var log = new CapturedLog();
+
+        var result = await RunAsync(job, log);
+
+        Assert.True(fired.IsCompletedSuccessfully, $"the fault never fired: {fault}");
+        var census = await Census.TakeAsync(Server, source, Server, target);
+        Row(fault, result, census);
+        Assert.Equal(JobStatus.Succeeded, result.Status);
+        Assert.True(census.ExactlyOnce, census.ToString());
+        if (letter != 'a')
+            Assert.NotEmpty(result.Recoveries);
+        if (fault.Contains("Suggested Backoff", StringComparison.Ordinal))
+            Assert.Contains(log.Messages, m => m.Contains("in 1.5 s", StringComparison.Ordinal));
+        if (letter == 'd')
+        {
+            // The message the server stored without telling us was found, not sent again.
+            Assert.Contains(log.Messages, m => m.Contains("after the failure", StringComparison.Ordinal) && !m.Contains("after the failure 0 of", StringComparison.Ordinal));
+        }
+
+        var again = await RunAsync(job, log);
+        Assert.Equal(0, again.Appended);
+    }
+
+    [Fact]
+    public async Task A_target_quota_that_fills_up_stops_the_account_and_after_more_room_the_rerun_completes_exactly_once()
+    {
+        await using var quotaServer = await DovecotServer.StartAsync(new DovecotOptions { QuotaStorageKb = 256 });
+        var source = await Server.CreateUserAsync("quota-src");
+        var target = await quotaServer.CreateUserAsync("quota-dst");
+        await Server.SeedAsync(source, "INBOX", Synthetic.Messages(200, seed: 46));
+        using var job = Job(Server.ImapPort, source, quotaServer.ImapPort, target);
+        var log = new CapturedLog();
+
+        var first = await RunAsync(job, log);
+
+        Assert.Equal(JobStatus.AccountFailed, first.Status);
+        Assert.Contains("Quota exceeded", first.Error, StringComparison.Ordinal);
+        var partial = await Census.TakeAsync(Server, source, quotaServer, target);
+        Assert.Equal(0, partial.Duplicates);
+        Assert.InRange(partial.Target, 1, 199);
+
+        await quotaServer.RestartAsync(quotaServer.Options with { QuotaStorageKb = 64 * 1024 });
+        var second = await RunAsync(job, log);
+
+        var census = await Census.TakeAsync(Server, source, quotaServer, target);
+        Row("target quota fills up (Dovecot quota plugin), then raised", second, census);
+        output.WriteLine($"  first run: {first.Status}, {partial.Target} of {partial.Source} copied: {first.Error}");
+        Assert.Equal(JobStatus.Succeeded, second.Status);
+        Assert.True(census.ExactlyOnce, census.ToString());
+    }
+
+    [Fact]
+    public async Task Soak_random_cuts_on_both_sides_during_a_1200_message_migration_lose_and_duplicate_nothing()
+    {
+        var seed = int.TryParse(Environment.GetEnvironmentVariable("MAILSYNC_SOAK_SEED"), out var replay) ? replay : Random.Shared.Next();
+        output.WriteLine($"soak seed {seed} (replay with MAILSYNC_SOAK_SEED={seed})");
+        Console.WriteLine($"FaultMatrixTests soak seed {seed}");
+        var random = new Random(seed);
+        var source = await Server.CreateUserAsync("soak-src");
+        var target = await Server.CreateUserAsync("soak-dst");
+        await Server.SeedAsync(source, "INBOX", Synthetic.Messages(700, seed: seed));
+        await Server.SeedAsync(source, "Archive/2023", Synthetic.Messages(500, seed: seed + 1));
+        await using var sourceProxy = ImapFaultProxy.Start(Server.Host, Server.ImapPort);
+        await using var targetProxy = ImapFaultProxy.Start(Server.Host, Server.ImapPort);
+        // The first connections of each side are cut at a random byte in either direction; later
+        // ones are left alone so the run converges within the time box.
+        var plan = new object();
+        (long, long)? Cut(int connection, long downTo, long upTo)
+        {
+            lock (plan)
+            {
+                if (connection > 10 || random.NextDouble() < 0.1)
+                    return null;
+                return random.Next(2) == 0 ? (random.NextInt64(1, upTo), long.MaxValue) : (long.MaxValue, random.NextInt64(1, downTo));
+            }
+        }
+
+        // Offsets within what each direction carries: bodies flow down from the source and up to the target.
+        sourceProxy.CutPlan = n => Cut(n, downTo: 2_500_000, upTo: 2_000);
+        targetProxy.CutPlan = n => Cut(n, downTo: 1_500, upTo: 2_500_000);
+        var extras = ", \"retryAttempts\": 8, \"retryDelaySeconds\": 1, \"timeoutSeconds\": 5";
+        using var job = Job(sourceProxy.Port, source, targetProxy.Port, target, extras);
+        var log = new CapturedLog();
+        var clock = Stopwatch.StartNew();
+
+        var first = await RunAsync(job, log);
+        var second = first.Status == JobStatus.Succeeded ? null : await RunAsync(job, log);
+
+        var census = await Census.TakeAsync(Server, source, Server, target);
+        output.WriteLine($"| soak: random cuts (seed {seed}), {sourceProxy.CutCount + targetProxy.CutCount} connections cut | first run {first.Status}, {first.Recoveries.Count} recoveries{(second is null ? string.Empty : $"; re-run {second.Status}")} | {census} | {census.Duplicates} | {clock.Elapsed.TotalSeconds:0} s");
+        Assert.True(census.ExactlyOnce, $"seed {seed}: {census}");
+        Assert.Equal(JobStatus.Succeeded, (second ?? first).Status);
+        Assert.True(sourceProxy.CutCount + targetProxy.CutCount > 0, $"seed {seed}: no connection was cut");
+        Assert.True(clock.Elapsed < TimeSpan.FromMinutes(2), $"seed {seed}: the soak took {clock.Elapsed}");
+    }
+
     private void Row(string fault, JobResult result, Census census)
         => output.WriteLine($"| {fault} | {result.Status}{(result.Error is null ? string.Empty : ": " + result.Error)}; {result.Recoveries.Count} recoveries | {census} | {census.Duplicates} |");
 
