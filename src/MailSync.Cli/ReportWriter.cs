@@ -40,6 +40,8 @@ internal static class ReportWriter
                     f.Failed,
                     f.CopiedBytes,
                     f.Unchanged,
+                    // Why the folder was skipped (folder-class failure), null when it was not.
+                    error = f.Error,
                     retried = r.RetryFailed ? f.Retried : (int?)null,
                     noLongerOnSource = r.RetryFailed ? f.NoLongerOnSource : (int?)null,
                     droppedKeywords = f.DroppedKeywords,
@@ -50,6 +52,8 @@ internal static class ReportWriter
                 }),
                 notCopied = r.Failures,
                 r.Warnings,
+                // Failures this run waited out and recovered from (dropped connections, throttling).
+                r.Recoveries,
             }),
         };
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);

@@ -39,6 +39,10 @@ internal static class Summary
                 console.MarkupLine($"  POP3 messages known by {Markup.Escape(f.SourceIdentity!)}; dates: {Markup.Escape(dates.Length == 0 ? "nothing copied" : dates)}; deleted from the server: {f.DeletedFromSource}");
             }
 
+            foreach (var f in job.Folders.Where(f => f.Error is not null))
+                console.MarkupLine($"  [yellow]folder skipped: {Markup.Escape(f.SourceFolder)} -> {Markup.Escape(f.TargetFolder)}:[/] {Markup.Escape(f.Error!)}");
+            if (job.Recoveries.Count > 0)
+                console.MarkupLine($"  recovered from {job.Recoveries.Count} connection or server failure(s) by waiting and retrying (see the log or --report)");
             foreach (var f in job.Folders.Where(f => f.DroppedKeywords.Count > 0))
                 console.MarkupLine($"  [yellow]keywords refused by {Markup.Escape(f.TargetFolder)}:[/] {Markup.Escape(string.Join(", ", f.DroppedKeywords.Select(k => $"{k.Key} ({k.Value})")))}");
         }
