@@ -71,8 +71,8 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer, CircuitS
                 await using var mailbox = new Pop3Mailbox(ToEndpoint(sourceAccount));
                 log.Information("{Job}: connecting to {Target} and POP3 {Source}", job.Name, target.Endpoint, mailbox.Endpoint);
                 // The target first: a POP3 session may lock the maildrop, so it is held no longer than needed.
-                await ConnectAsync(targetPipelines, target.ConnectAsync, cancellationToken).ConfigureAwait(false);
-                await ConnectAsync(sourcePipelines, mailbox.ConnectAsync, cancellationToken).ConfigureAwait(false);
+                await ConnectAsync($"{job.Name}: target", targetPipelines, target.ConnectAsync, result, cancellationToken).ConfigureAwait(false);
+                await ConnectAsync($"{job.Name}: POP3 source", sourcePipelines, mailbox.ConnectAsync, result, cancellationToken).ConfigureAwait(false);
                 var settings = new Pop3JobSettings
                 {
                     TargetFolder = job.TargetFolder,
@@ -87,8 +87,8 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer, CircuitS
             {
                 await using var source = new ImapStore(ToEndpoint(sourceAccount));
                 log.Information("{Job}: connecting to {Source} and {Target}", job.Name, source.Endpoint, target.Endpoint);
-                await ConnectAsync(sourcePipelines, source.ConnectAsync, cancellationToken).ConfigureAwait(false);
-                await ConnectAsync(targetPipelines, target.ConnectAsync, cancellationToken).ConfigureAwait(false);
+                await ConnectAsync($"{job.Name}: source", sourcePipelines, source.ConnectAsync, result, cancellationToken).ConfigureAwait(false);
+                await ConnectAsync($"{job.Name}: target", targetPipelines, target.ConnectAsync, result, cancellationToken).ConfigureAwait(false);
 
                 var mapping = new FolderMappingOptions(job.Include, job.Exclude, job.Renames, job.TargetPrefix);
                 var engine = new MigrationEngine(job.Name, source, target, ledger, options, result, sourcePipelines, targetPipelines, observer, log);
@@ -172,29 +172,39 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer, CircuitS
         return pipelines;
     }
 
-    /// <summary>First connection of a job: the connect pipeline around the server's circuit breaker.</summary>
-    private static async Task ConnectAsync(AccountPipelines pipelines, Func<CancellationToken, Task> connect, CancellationToken cancellationToken)
+    /// <summary>
+    /// First connection of a job: the connect pipeline around the server's circuit breaker, through
+    /// the same <see cref="StoreRetry"/> that reconnects mid-run, so giving up is decided in one place.
+    /// </summary>
+    private async Task ConnectAsync(
+        string what, AccountPipelines pipelines, Func<CancellationToken, Task> connect, JobResult result, CancellationToken cancellationToken)
     {
+        var connected = false;
+        var retry = new StoreRetry(what, () => connected, async ct =>
+        {
+            await connect(ct).ConfigureAwait(false);
+            connected = true;
+        }, pipelines.Circuit, result, log);
         try
         {
-            await pipelines.Connect.ExecuteAsync(
-                async ct => await pipelines.Circuit.ExecuteAsync(async t => await connect(t).ConfigureAwait(false), ct).ConfigureAwait(false),
-                cancellationToken).ConfigureAwait(false);
+            await retry.RunAsync(pipelines.Connect, "connect", _ => Task.CompletedTask, cancellationToken).ConfigureAwait(false);
         }
-        catch (StoreFailureException ex) when (ex.Kind == FailureKind.Transient && ex.InnerException is StoreConnectException cannot)
+        catch (StoreFailureException ex) when (ex.Kind == FailureKind.Transient && FindConnectFailure(ex) is { } cannot)
         {
             // Still unreachable after every attempt: report it as what it is (exit 7), not as "later".
             throw new StoreConnectException($"{cannot.Message} (tried {pipelines.Account} with all its retries)", cannot.Failure, cannot.InnerException);
         }
-        catch (StoreFailureException ex) when (ex.Kind == FailureKind.Transient && !ex.GaveUp)
+    }
+
+    private static StoreConnectException? FindConnectFailure(Exception? ex)
+    {
+        for (; ex is not null; ex = ex.InnerException)
         {
-            throw new StoreFailureException(ex.Classification with { Reason = $"{ex.Message} (gave up after {pipelines.Account}'s retries)" }, ex) { GaveUp = true };
+            if (ex is StoreConnectException cannot)
+                return cannot;
         }
-        catch (Polly.CircuitBreaker.BrokenCircuitException ex)
-        {
-            throw new StoreFailureException(new FailureClassification(FailureKind.Transient,
-                $"{pipelines.Account}: the server keeps refusing connections and its circuit is open", ex.RetryAfter), ex) { GaveUp = true };
-        }
+
+        return null;
     }
 
     /// <summary>Every job of the file (selected or not) whose target is the same mailbox account as this job's.</summary>

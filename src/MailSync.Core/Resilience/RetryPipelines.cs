@@ -66,9 +66,5 @@ public static class RetryPipelines
             .Build();
     }
 
-    /// <summary>Connect and log in (POP3 sessions): the same rules as every other pipeline.</summary>
-    public static ResiliencePipeline Login(string what, int attempts, TimeSpan firstDelay, ILogger log)
-        => Build("connect", what, attempts, firstDelay, log);
-
     private static bool WithinMaxDelay(TimeSpan? delay) => delay is null || delay <= MaxDelay;
 }
