@@ -11,6 +11,9 @@ namespace MailSync.Core.Checkpoints;
 /// </summary>
 public sealed class CheckpointLedger : IDisposable
 {
+    // One SQLite connection serves every worker of a job (several connection pairs copy at once);
+    // each public call holds the gate, so a batch's rows still go in one transaction.
+    private readonly Lock _gate = new();
     /// <summary>The schema this build writes; older ones are migrated forward, newer ones refused.</summary>
     /// <remarks>v2 added the POP3 columns: source_key (UIDL or fingerprint), date_source, source_deleted_utc.</remarks>
     public const int SchemaVersion = 2;
@@ -140,77 +143,103 @@ public sealed class CheckpointLedger : IDisposable
 
     public FolderPairState GetOrCreatePair(string job, string sourceFolder, string targetFolder)
     {
-        Execute("INSERT OR IGNORE INTO folder_pairs (job, source_folder, target_folder) VALUES ($job, $s, $t);", null,
-            ("$job", job), ("$s", sourceFolder), ("$t", targetFolder));
-        using var cmd = Command("""
-            SELECT id, source_uidvalidity, target_uidvalidity, source_uidnext, source_highestmodseq, target_uidnext, target_highestmodseq, completed_utc
-            FROM folder_pairs WHERE job = $job AND source_folder = $s AND target_folder = $t;
-            """, null, ("$job", job), ("$s", sourceFolder), ("$t", targetFolder));
-        using var r = cmd.ExecuteReader();
-        r.Read();
-        return new FolderPairState
+        lock (_gate)
         {
-            Id = r.GetInt64(0),
-            Job = job,
-            SourceFolder = sourceFolder,
-            TargetFolder = targetFolder,
-            SourceUidValidity = (uint)r.GetInt64(1),
-            TargetUidValidity = (uint)r.GetInt64(2),
-            SourceUidNext = (uint)r.GetInt64(3),
-            SourceHighestModSeq = (ulong)r.GetInt64(4),
-            TargetUidNext = (uint)r.GetInt64(5),
-            TargetHighestModSeq = (ulong)r.GetInt64(6),
-            CompletedUtc = r.IsDBNull(7) ? null : DateTimeOffset.Parse(r.GetString(7), CultureInfo.InvariantCulture),
-        };
+            // Looked up first: a write (and its fsync) only for a pair never seen before.
+            if (FindPair(job, sourceFolder, targetFolder) is { } known)
+                return known;
+            Execute("INSERT OR IGNORE INTO folder_pairs (job, source_folder, target_folder) VALUES ($job, $s, $t);", null,
+                ("$job", job), ("$s", sourceFolder), ("$t", targetFolder));
+            return FindPair(job, sourceFolder, targetFolder) ?? throw new LedgerException($"the ledger did not keep the folder pair {sourceFolder} -> {targetFolder}");
+        }
+    }
+
+    /// <summary>The pair's row, or null when no run has recorded it yet (nothing is written).</summary>
+    public FolderPairState? FindPair(string job, string sourceFolder, string targetFolder)
+    {
+        lock (_gate)
+        {
+            using var cmd = Command("""
+                SELECT id, source_uidvalidity, target_uidvalidity, source_uidnext, source_highestmodseq, target_uidnext, target_highestmodseq, completed_utc
+                FROM folder_pairs WHERE job = $job AND source_folder = $s AND target_folder = $t;
+                """, null, ("$job", job), ("$s", sourceFolder), ("$t", targetFolder));
+            using var r = cmd.ExecuteReader();
+            if (!r.Read())
+                return null;
+            return new FolderPairState
+            {
+                Id = r.GetInt64(0),
+                Job = job,
+                SourceFolder = sourceFolder,
+                TargetFolder = targetFolder,
+                SourceUidValidity = (uint)r.GetInt64(1),
+                TargetUidValidity = (uint)r.GetInt64(2),
+                SourceUidNext = (uint)r.GetInt64(3),
+                SourceHighestModSeq = (ulong)r.GetInt64(4),
+                TargetUidNext = (uint)r.GetInt64(5),
+                TargetHighestModSeq = (ulong)r.GetInt64(6),
+                CompletedUtc = r.IsDBNull(7) ? null : DateTimeOffset.Parse(r.GetString(7), CultureInfo.InvariantCulture),
+            };
+        }
     }
 
     public void SavePair(FolderPairState pair)
     {
-        Execute("""
-            UPDATE folder_pairs SET source_uidvalidity = $sv, target_uidvalidity = $tv, source_uidnext = $sn,
-                source_highestmodseq = $sm, target_uidnext = $tn, target_highestmodseq = $tm, completed_utc = $done
-            WHERE id = $id;
-            """, null,
-            ("$sv", (long)pair.SourceUidValidity), ("$tv", (long)pair.TargetUidValidity), ("$sn", (long)pair.SourceUidNext),
-            ("$sm", (long)pair.SourceHighestModSeq), ("$tn", (long)pair.TargetUidNext), ("$tm", (long)pair.TargetHighestModSeq),
-            ("$done", pair.CompletedUtc?.ToString("O", CultureInfo.InvariantCulture)), ("$id", pair.Id));
+        lock (_gate)
+        {
+            Execute("""
+                UPDATE folder_pairs SET source_uidvalidity = $sv, target_uidvalidity = $tv, source_uidnext = $sn,
+                    source_highestmodseq = $sm, target_uidnext = $tn, target_highestmodseq = $tm, completed_utc = $done
+                WHERE id = $id;
+                """, null,
+                ("$sv", (long)pair.SourceUidValidity), ("$tv", (long)pair.TargetUidValidity), ("$sn", (long)pair.SourceUidNext),
+                ("$sm", (long)pair.SourceHighestModSeq), ("$tn", (long)pair.TargetUidNext), ("$tm", (long)pair.TargetHighestModSeq),
+                ("$done", pair.CompletedUtc?.ToString("O", CultureInfo.InvariantCulture)), ("$id", pair.Id));
+        }
     }
+
+    private const string SelectRows = """
+        SELECT source_uid, target_uid, state, message_id, internal_date, source_size, target_size,
+               source_flags, target_flags, target_uidnext_before, attempts, last_error,
+               source_key, date_source, source_deleted_utc
+        FROM messages
+        """;
 
     public Dictionary<uint, MessageRecord> LoadMessages(long pairId)
     {
-        var result = new Dictionary<uint, MessageRecord>();
-        using var cmd = Command("""
-            SELECT source_uid, target_uid, state, message_id, internal_date, source_size, target_size,
-                   source_flags, target_flags, target_uidnext_before, attempts, last_error,
-                   source_key, date_source, source_deleted_utc
-            FROM messages WHERE pair_id = $p;
-            """, null, ("$p", pairId));
-        using var r = cmd.ExecuteReader();
-        while (r.Read())
+        lock (_gate)
         {
-            var record = new MessageRecord(
-                (uint)r.GetInt64(0),
-                r.IsDBNull(1) ? null : (uint)r.GetInt64(1),
-                Enum.Parse<MessageState>(r.GetString(2), ignoreCase: true),
-                r.IsDBNull(3) ? null : r.GetString(3),
-                r.GetInt64(4),
-                r.GetInt64(5),
-                r.GetInt64(6),
-                r.GetString(7),
-                r.GetString(8),
-                (uint)r.GetInt64(9),
-                r.GetInt32(10),
-                r.IsDBNull(11) ? null : r.GetString(11))
+            var result = new Dictionary<uint, MessageRecord>();
+            using var cmd = Command($"{SelectRows} WHERE pair_id = $p;", null, ("$p", pairId));
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
             {
-                SourceKey = r.IsDBNull(12) ? null : r.GetString(12),
-                DateSource = r.IsDBNull(13) ? null : r.GetString(13),
-                SourceDeletedUtc = r.IsDBNull(14) ? null : DateTimeOffset.Parse(r.GetString(14), CultureInfo.InvariantCulture),
-            };
-            result[record.SourceUid] = record;
-        }
+                var record = ReadRow(r);
+                result[record.SourceUid] = record;
+            }
 
-        return result;
+            return result;
+        }
     }
+
+    private static MessageRecord ReadRow(SqliteDataReader r) => new(
+        (uint)r.GetInt64(0),
+        r.IsDBNull(1) ? null : (uint)r.GetInt64(1),
+        Enum.Parse<MessageState>(r.GetString(2), ignoreCase: true),
+        r.IsDBNull(3) ? null : r.GetString(3),
+        r.GetInt64(4),
+        r.GetInt64(5),
+        r.GetInt64(6),
+        r.GetString(7),
+        r.GetString(8),
+        (uint)r.GetInt64(9),
+        r.GetInt32(10),
+        r.IsDBNull(11) ? null : r.GetString(11))
+    {
+        SourceKey = r.IsDBNull(12) ? null : r.GetString(12),
+        DateSource = r.IsDBNull(13) ? null : r.GetString(13),
+        SourceDeletedUtc = r.IsDBNull(14) ? null : DateTimeOffset.Parse(r.GetString(14), CultureInfo.InvariantCulture),
+    };
 
     /// <summary>Inserts or replaces the rows in one transaction (one fsync per batch, not per message).</summary>
     public void Save(long pairId, IEnumerable<MessageRecord> records) => Save(pairId, records, replaceAll: false);
@@ -220,58 +249,64 @@ public sealed class CheckpointLedger : IDisposable
 
     private void Save(long pairId, IEnumerable<MessageRecord> records, bool replaceAll)
     {
-        using var tx = _connection.BeginTransaction();
-        if (replaceAll)
-            Execute("DELETE FROM messages WHERE pair_id = $p;", tx, ("$p", pairId));
-        using var cmd = Command("""
-            INSERT OR REPLACE INTO messages (pair_id, source_uid, target_uid, state, message_id, internal_date, source_size,
-                target_size, source_flags, target_flags, target_uidnext_before, attempts, last_error, updated_utc,
-                source_key, date_source, source_deleted_utc)
-            VALUES ($p, $su, $tu, $st, $mid, $d, $ss, $ts, $sf, $tf, $before, $a, $err, $now, $key, $ds, $del);
-            """, tx);
-        var p = new Dictionary<string, SqliteParameter>();
-        foreach (var name in new[] { "$p", "$su", "$tu", "$st", "$mid", "$d", "$ss", "$ts", "$sf", "$tf", "$before", "$a", "$err", "$now", "$key", "$ds", "$del" })
-            p[name] = cmd.Parameters.Add(new SqliteParameter(name, null));
-        var now = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture);
-        foreach (var m in records)
+        lock (_gate)
         {
-            p["$p"].Value = pairId;
-            p["$su"].Value = (long)m.SourceUid;
-            p["$tu"].Value = m.TargetUid is { } t ? (long)t : DBNull.Value;
-            p["$st"].Value = m.State.ToString().ToLowerInvariant();
-            p["$mid"].Value = (object?)m.MessageId ?? DBNull.Value;
-            p["$d"].Value = m.InternalDateUnix;
-            p["$ss"].Value = m.SourceSize;
-            p["$ts"].Value = m.TargetSize;
-            p["$sf"].Value = m.SourceFlags;
-            p["$tf"].Value = m.TargetFlags;
-            p["$before"].Value = (long)m.TargetUidNextBefore;
-            p["$a"].Value = m.Attempts;
-            p["$err"].Value = (object?)m.LastError ?? DBNull.Value;
-            p["$now"].Value = now;
-            p["$key"].Value = (object?)m.SourceKey ?? DBNull.Value;
-            p["$ds"].Value = (object?)m.DateSource ?? DBNull.Value;
-            p["$del"].Value = (object?)m.SourceDeletedUtc?.ToString("O", CultureInfo.InvariantCulture) ?? DBNull.Value;
-            cmd.ExecuteNonQuery();
-        }
+            using var tx = _connection.BeginTransaction();
+            if (replaceAll)
+                Execute("DELETE FROM messages WHERE pair_id = $p;", tx, ("$p", pairId));
+            using var cmd = Command("""
+                INSERT OR REPLACE INTO messages (pair_id, source_uid, target_uid, state, message_id, internal_date, source_size,
+                    target_size, source_flags, target_flags, target_uidnext_before, attempts, last_error, updated_utc,
+                    source_key, date_source, source_deleted_utc)
+                VALUES ($p, $su, $tu, $st, $mid, $d, $ss, $ts, $sf, $tf, $before, $a, $err, $now, $key, $ds, $del);
+                """, tx);
+            var p = new Dictionary<string, SqliteParameter>();
+            foreach (var name in new[] { "$p", "$su", "$tu", "$st", "$mid", "$d", "$ss", "$ts", "$sf", "$tf", "$before", "$a", "$err", "$now", "$key", "$ds", "$del" })
+                p[name] = cmd.Parameters.Add(new SqliteParameter(name, null));
+            var now = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture);
+            foreach (var m in records)
+            {
+                p["$p"].Value = pairId;
+                p["$su"].Value = (long)m.SourceUid;
+                p["$tu"].Value = m.TargetUid is { } t ? (long)t : DBNull.Value;
+                p["$st"].Value = m.State.ToString().ToLowerInvariant();
+                p["$mid"].Value = (object?)m.MessageId ?? DBNull.Value;
+                p["$d"].Value = m.InternalDateUnix;
+                p["$ss"].Value = m.SourceSize;
+                p["$ts"].Value = m.TargetSize;
+                p["$sf"].Value = m.SourceFlags;
+                p["$tf"].Value = m.TargetFlags;
+                p["$before"].Value = (long)m.TargetUidNextBefore;
+                p["$a"].Value = m.Attempts;
+                p["$err"].Value = (object?)m.LastError ?? DBNull.Value;
+                p["$now"].Value = now;
+                p["$key"].Value = (object?)m.SourceKey ?? DBNull.Value;
+                p["$ds"].Value = (object?)m.DateSource ?? DBNull.Value;
+                p["$del"].Value = (object?)m.SourceDeletedUtc?.ToString("O", CultureInfo.InvariantCulture) ?? DBNull.Value;
+                cmd.ExecuteNonQuery();
+            }
 
-        tx.Commit();
+            tx.Commit();
+        }
     }
 
     /// <summary>Forgets rows (a pending intent that reconciliation proved never landed, or a source message that is gone).</summary>
     public void Delete(long pairId, IEnumerable<uint> sourceUids)
     {
-        using var tx = _connection.BeginTransaction();
-        using var cmd = Command("DELETE FROM messages WHERE pair_id = $p AND source_uid = $u;", tx);
-        cmd.Parameters.AddWithValue("$p", pairId);
-        var u = cmd.Parameters.Add(new SqliteParameter("$u", null));
-        foreach (var uid in sourceUids)
+        lock (_gate)
         {
-            u.Value = (long)uid;
-            cmd.ExecuteNonQuery();
-        }
+            using var tx = _connection.BeginTransaction();
+            using var cmd = Command("DELETE FROM messages WHERE pair_id = $p AND source_uid = $u;", tx);
+            cmd.Parameters.AddWithValue("$p", pairId);
+            var u = cmd.Parameters.Add(new SqliteParameter("$u", null));
+            foreach (var uid in sourceUids)
+            {
+                u.Value = (long)uid;
+                cmd.ExecuteNonQuery();
+            }
 
-        tx.Commit();
+            tx.Commit();
+        }
     }
 
     /// <summary>
@@ -283,20 +318,57 @@ public sealed class CheckpointLedger : IDisposable
     /// </summary>
     public HashSet<uint> ClaimedTargetUids(IReadOnlyCollection<string> jobs, string targetFolder, uint targetUidValidity)
     {
-        var result = new HashSet<uint>();
-        using var cmd = Command("""
-            SELECT m.target_uid FROM messages m JOIN folder_pairs p ON p.id = m.pair_id
-            WHERE p.job = $job AND p.target_folder = $t AND p.target_uidvalidity = $v AND m.state = 'copied' AND m.target_uid IS NOT NULL;
-            """, null, ("$job", null), ("$t", targetFolder), ("$v", (long)targetUidValidity));
-        foreach (var job in jobs)
+        lock (_gate)
         {
-            cmd.Parameters["$job"].Value = job;
-            using var r = cmd.ExecuteReader();
-            while (r.Read())
-                result.Add((uint)r.GetInt64(0));
-        }
+            var result = new HashSet<uint>();
+            using var cmd = Command("""
+                SELECT m.target_uid FROM messages m JOIN folder_pairs p ON p.id = m.pair_id
+                WHERE p.job = $job AND p.target_folder = $t AND p.target_uidvalidity = $v AND m.state = 'copied' AND m.target_uid IS NOT NULL;
+                """, null, ("$job", null), ("$t", targetFolder), ("$v", (long)targetUidValidity));
+            foreach (var job in jobs)
+            {
+                cmd.Parameters["$job"].Value = job;
+                using var r = cmd.ExecuteReader();
+                while (r.Read())
+                    result.Add((uint)r.GetInt64(0));
+            }
 
-        return result;
+            return result;
+        }
+    }
+
+    /// <summary>
+    /// A pair's rows counted by state, plus its failed rows, without loading the copied ones:
+    /// what a folder skipped as unchanged needs for its report, at a cost that does not grow with
+    /// the number of messages copied.
+    /// </summary>
+    public (int Copied, int Pending, List<MessageRecord> Failed) Tally(long pairId)
+    {
+        lock (_gate)
+        {
+            int copied = 0, pending = 0;
+            using (var cmd = Command("SELECT state, COUNT(*) FROM messages WHERE pair_id = $p AND state IN ('copied', 'pending') GROUP BY state;", null, ("$p", pairId)))
+            using (var r = cmd.ExecuteReader())
+            {
+                while (r.Read())
+                {
+                    if (r.GetString(0) == "copied")
+                        copied = r.GetInt32(1);
+                    else
+                        pending = r.GetInt32(1);
+                }
+            }
+
+            var failed = new List<MessageRecord>();
+            using (var cmd = Command($"{SelectRows} WHERE pair_id = $p AND state = 'failed';", null, ("$p", pairId)))
+            using (var r = cmd.ExecuteReader())
+            {
+                while (r.Read())
+                    failed.Add(ReadRow(r));
+            }
+
+            return (copied, pending, failed);
+        }
     }
 
     public void Dispose() => _connection.Dispose();

@@ -16,6 +16,9 @@ public sealed class FolderResult
     public long CopiedBytes { get; set; }
     public int Failed { get; set; }
 
+    /// <summary>Copied earlier, flags or keywords changed on the source since: the change was carried to the copy.</summary>
+    public int FlagsUpdated { get; set; }
+
     /// <summary>Pending intents of an interrupted run found on the target and completed without a new APPEND.</summary>
     public int Reconciled { get; set; }
 

@@ -65,7 +65,7 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer, CircuitS
             var targetAccount = config.Accounts[job.Target];
             var sourcePipelines = PipelinesFor(job.Source, sourceAccount);
             var targetPipelines = PipelinesFor(job.Target, targetAccount);
-            await using var target = new ImapStore(ToEndpoint(targetAccount));
+            await using var target = new ImapStore(ToEndpoint(targetAccount)) { SpoolToDiskAbove = options.SpoolToDiskAbove };
             if (sourceAccount.Protocol == Protocol.Pop3)
             {
                 await using var mailbox = new Pop3Mailbox(ToEndpoint(sourceAccount));
@@ -85,13 +85,19 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer, CircuitS
             }
             else
             {
-                await using var source = new ImapStore(ToEndpoint(sourceAccount));
+                await using var source = new ImapStore(ToEndpoint(sourceAccount)) { SpoolToDiskAbove = options.SpoolToDiskAbove };
                 log.Information("{Job}: connecting to {Source} and {Target}", job.Name, source.Endpoint, target.Endpoint);
-                await ConnectAsync($"{job.Name}: source", sourcePipelines, source.ConnectAsync, result, cancellationToken).ConfigureAwait(false);
-                await ConnectAsync($"{job.Name}: target", targetPipelines, target.ConnectAsync, result, cancellationToken).ConfigureAwait(false);
+                // Both at once: a run with nothing to do is mostly these two logins.
+                await Task.WhenAll(
+                    ConnectAsync($"{job.Name}: source", sourcePipelines, source.ConnectAsync, result, cancellationToken),
+                    ConnectAsync($"{job.Name}: target", targetPipelines, target.ConnectAsync, result, cancellationToken)).ConfigureAwait(false);
 
                 var mapping = new FolderMappingOptions(job.Include, job.Exclude, job.Renames, job.TargetPrefix);
-                var engine = new MigrationEngine(job.Name, source, target, ledger, options, result, sourcePipelines, targetPipelines, observer, log);
+                var engine = new MigrationEngine(job.Name, source, target, ledger, options, result, sourcePipelines, targetPipelines, observer, log)
+                {
+                    MaxConnectionPairs = Math.Min(sourceAccount.MaxConnections, targetAccount.MaxConnections),
+                    OpenConnectionPairAsync = ct => OpenConnectionPairAsync(sourceAccount, targetAccount, options, ct),
+                };
                 await engine.RunAsync(mapping, cancellationToken).ConfigureAwait(false);
             }
 
@@ -158,6 +164,29 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer, CircuitS
             log.Error("{Job}: {Error}", job.Name, result.Error);
         result.Duration = clock.Elapsed;
         return result;
+    }
+
+    /// <summary>
+    /// One more source and target connection for another worker of a job. One attempt each: the
+    /// job already holds working connections, so a refusal here (a per-user connection limit)
+    /// only means fewer workers.
+    /// </summary>
+    private static async Task<(IMessageSource, IMessageTarget)> OpenConnectionPairAsync(
+        AccountConfig sourceAccount, AccountConfig targetAccount, MigrationOptions options, CancellationToken cancellationToken)
+    {
+        var source = new ImapStore(ToEndpoint(sourceAccount)) { SpoolToDiskAbove = options.SpoolToDiskAbove };
+        var target = new ImapStore(ToEndpoint(targetAccount)) { SpoolToDiskAbove = options.SpoolToDiskAbove };
+        try
+        {
+            await Task.WhenAll(source.ConnectAsync(cancellationToken), target.ConnectAsync(cancellationToken)).ConfigureAwait(false);
+            return (source, target);
+        }
+        catch
+        {
+            await source.DisposeAsync().ConfigureAwait(false);
+            await target.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
     }
 
     /// <summary>An account's pipelines, built once per run and shared by all its jobs.</summary>

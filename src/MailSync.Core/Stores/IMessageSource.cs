@@ -17,4 +17,11 @@ public interface IMessageSource : IMailStore
     /// </summary>
     /// <param name="expectedBytes">Their total size, which sizes the command's time limit.</param>
     Task ReadMessagesAsync(IReadOnlyList<uint> uids, long expectedBytes, Func<uint, Stream, CancellationToken, Task> onMessage, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Flags and keywords of the current folder's messages whose mod-sequence is above
+    /// <paramref name="sinceModSeq"/> (CONDSTORE's CHANGEDSINCE), in one UID FETCH: on a folder
+    /// where a few flags changed this lists those few, not every message.
+    /// </summary>
+    Task<IReadOnlyList<FlagState>> FetchFlagChangesAsync(ulong sinceModSeq, CancellationToken cancellationToken);
 }

@@ -1,3 +1,5 @@
+using MailSync.Core.Model;
+
 namespace MailSync.Core.Stores;
 
 /// <summary>A store messages are written to.</summary>
@@ -13,4 +15,7 @@ public interface IMessageTarget : IMailStore
     /// and the caller must reconcile before appending again.
     /// </summary>
     Task<IReadOnlyList<uint?>> AppendAsync(string folder, IReadOnlyList<AppendItem> items, CancellationToken cancellationToken);
+
+    /// <summary>Applies <paramref name="change"/> to these messages of the current folder (opened for writing), silently.</summary>
+    Task StoreFlagsAsync(IReadOnlyList<uint> uids, FlagChange change, CancellationToken cancellationToken);
 }

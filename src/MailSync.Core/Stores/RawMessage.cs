@@ -27,7 +27,13 @@ public static class RawMessage
     /// <summary>
     /// Wraps <paramref name="content"/> (seekable; read during APPEND, so keep it open until then).
     /// </summary>
-    public static MimeMessage Create(Stream content, out Shape shape)
+    public static MimeMessage Create(Stream content, out Shape shape) => Create(content, canonical: false, out shape);
+
+    /// <summary>
+    /// As <see cref="Create(Stream, out Shape)"/>, for content already known to be canonical
+    /// (<see cref="Scan"/>): its body is then copied without the CRLF filter.
+    /// </summary>
+    public static MimeMessage Create(Stream content, bool canonical, out Shape shape)
     {
         ArgumentNullException.ThrowIfNull(content);
         if (!content.CanSeek)
@@ -39,7 +45,7 @@ public static class RawMessage
             var parsed = TryParseHeaders(new BoundStream(content, 0, headerEnd, leaveOpen: true));
             if (parsed?.Body is { } parsedBody)
             {
-                var body = new RawBodyPart(new BoundStream(content, headerEnd, -1, leaveOpen: true));
+                var body = new RawBodyPart(new BoundStream(content, headerEnd, -1, leaveOpen: true), canonical);
                 // The parser puts Content-* lines on the body entity; keep them (with their original
                 // offsets) so MimeKit writes every header line in its original order.
                 foreach (var header in parsedBody.Headers)
@@ -68,6 +74,51 @@ public static class RawMessage
         message.Body = new RawBodyPart(new BoundStream(content, 0, -1, leaveOpen: true));
         shape = Shape.EmptyHeaderAdded;
         return message;
+    }
+
+    /// <summary>What one pass over a message's bytes tells before it is appended.</summary>
+    /// <returns>
+    /// Whether it holds a NUL byte (IMAP cannot append it without BINARY), and whether it is
+    /// canonical: every LF follows a CR and it ends with a line break, so APPEND sends it unchanged.
+    /// </returns>
+    public static (bool HasNul, bool Canonical) Scan(Stream content)
+    {
+        content.Position = 0;
+        var buffer = new byte[65536];
+        var canonical = true;
+        byte previous = (byte)'\n';
+        int read;
+        long total = 0;
+        while ((read = content.Read(buffer, 0, buffer.Length)) > 0)
+        {
+            var span = buffer.AsSpan(0, read);
+            if (span.Contains((byte)0))
+                return (true, false);
+            if (canonical)
+            {
+                // Vectorised search for LF; each one must follow a CR (possibly the previous block's last byte).
+                var offset = 0;
+                int at;
+                while ((at = span[offset..].IndexOf((byte)'\n')) >= 0)
+                {
+                    var index = offset + at;
+                    var before = index == 0 ? previous : span[index - 1];
+                    if (before != (byte)'\r' || (total == 0 && index == 0))
+                    {
+                        canonical = false;
+                        break;
+                    }
+
+                    offset = index + 1;
+                }
+            }
+
+            previous = span[^1];
+            total += read;
+        }
+
+        content.Position = 0;
+        return (false, canonical && (total == 0 || previous == (byte)'\n'));
     }
 
     private static int TrailingLineBreak(Stream content)

@@ -1,3 +1,5 @@
+using MailSync.Core.Stores;
+
 namespace MailSync.Core.Sync;
 
 /// <summary>Tuning and behaviour switches for one migration run.</summary>
@@ -26,5 +28,5 @@ public sealed record MigrationOptions
     public IReadOnlyCollection<string> JobsSharingTarget { get; init; } = [];
 
     /// <summary>Messages larger than this are spooled to a temporary file instead of memory.</summary>
-    public long SpoolToDiskAbove { get; init; } = 1024 * 1024;
+    public long SpoolToDiskAbove { get; init; } = MessageSpool.DefaultSpoolToDiskAbove;
 }

@@ -46,7 +46,8 @@ internal sealed class StoreRetry(
             {
                 var note = $"{what}: {operation}: recovered after {attempts - 1} {(attempts == 2 ? "retry" : "retries")} ({last?.Message})";
                 log.Information("{Recovery}", note);
-                result.Recoveries.Add(note);
+                lock (result)
+                    result.Recoveries.Add(note);
             }
 
             return value;

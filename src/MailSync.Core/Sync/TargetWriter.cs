@@ -31,6 +31,10 @@ internal sealed class TargetWriter(
             .ConfigureAwait(false);
     }
 
+    /// <summary>Changes flags of copies in the open folder. A STORE of absolute additions or removals is idempotent, so a plain retry is safe.</summary>
+    public Task StoreFlagsAsync(string folder, IReadOnlyList<uint> uids, FlagChange change, CancellationToken cancellationToken)
+        => retry.RunAsync(pipelines.Store, $"store flags on {uids.Count} messages in {folder}", ct => target.StoreFlagsAsync(uids, change, ct), cancellationToken);
+
     /// <summary>The target's folders, through the store pipeline.</summary>
     public Task<IReadOnlyList<FolderInfo>> ListFoldersAsync(CancellationToken cancellationToken)
         => retry.RunAsync(pipelines.Store, "list folders", target.ListFoldersAsync, cancellationToken);
@@ -78,10 +82,11 @@ internal sealed class TargetWriter(
         targetSize = 0;
         if (spool is null)
             return "the source did not return the message body";
-        if (ContainsNul(spool))
+        var (hasNul, canonical) = RawMessage.Scan(spool);
+        if (hasNul)
             return "contains NUL bytes, which IMAP APPEND cannot carry without BINARY (RFC 3516)";
 
-        message = RawMessage.Create(spool, out shape);
+        message = RawMessage.Create(spool, canonical, out shape);
         using var measure = new MeasuringStream();
         message.WriteTo(AppendFormat, measure);
         targetSize = measure.Length;
@@ -229,20 +234,6 @@ internal sealed class TargetWriter(
         foreach (var row in pending.Where(p => records[p.SourceUid].State == MessageState.Pending))
             records.Remove(row.SourceUid);
         return matched.Count;
-    }
-
-    private static bool ContainsNul(Stream stream)
-    {
-        stream.Position = 0;
-        var buffer = new byte[65536];
-        int read;
-        while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
-        {
-            if (buffer.AsSpan(0, read).Contains((byte)0))
-                return true;
-        }
-
-        return false;
     }
 
     private static FormatOptions CreateAppendFormat()

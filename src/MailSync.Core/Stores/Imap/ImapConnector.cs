@@ -8,10 +8,10 @@ namespace MailSync.Core.Stores.Imap;
 /// <summary>Opens and authenticates one <see cref="ImapClient"/>, mapping failures to <see cref="StoreConnectException"/>.</summary>
 internal static class ImapConnector
 {
-    public static async Task<ImapClient> ConnectAsync(MailEndpoint endpoint, IProtocolLogger protocolLogger, CancellationToken cancellationToken)
+    public static async Task<ImapClient> ConnectAsync(MailEndpoint endpoint, IProtocolLogger protocolLogger, long spoolToDiskAbove, CancellationToken cancellationToken)
     {
         var trust = new CertificateCheck(endpoint);
-        var client = new ImapClient(protocolLogger)
+        var client = new SpoolingImapClient(protocolLogger, spoolToDiskAbove)
         {
             Timeout = (int)(endpoint.Timeout ?? TimeSpan.FromMinutes(2)).TotalMilliseconds,
             ServerCertificateValidationCallback = trust.Validate,

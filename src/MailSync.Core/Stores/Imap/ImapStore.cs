@@ -31,6 +31,9 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
 
     public MailEndpoint Endpoint { get; } = endpoint;
 
+    /// <summary>Fetched messages larger than this are written to a temporary file instead of memory.</summary>
+    public long SpoolToDiskAbove { get; init; } = MessageSpool.DefaultSpoolToDiskAbove;
+
     public NamespaceInfo Namespace => _namespace ?? throw new InvalidOperationException("not connected");
 
     /// <summary>The server announces MULTIAPPEND, so a batch is one atomic command.</summary>
@@ -53,7 +56,7 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
         try
         {
             _recorder.Clear();
-            _client = await ImapConnector.ConnectAsync(Endpoint, _recorder, cancellationToken).ConfigureAwait(false);
+            _client = await ImapConnector.ConnectAsync(Endpoint, _recorder, SpoolToDiskAbove, cancellationToken).ConfigureAwait(false);
         }
         catch (StoreConnectException ex)
         {
@@ -96,7 +99,13 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
     {
         var client = Client;
         var root = client.PersonalNamespaces.Count > 0 ? client.PersonalNamespaces[0] : new FolderNamespace(Namespace.Delimiter, string.Empty);
-        var all = await client.GetFoldersAsync(root, StatusItems.None, subscribedOnly: false, cancellationToken).ConfigureAwait(false);
+        // With LIST-STATUS the listing also says which folders changed since the last run, in the
+        // same round trip; without it, asking would cost a STATUS per folder, so the engine selects instead.
+        var status = (client.Capabilities & ImapCapabilities.ListStatus) == 0
+            ? StatusItems.None
+            : StatusItems.Count | StatusItems.UidNext | StatusItems.UidValidity
+                | ((client.Capabilities & ImapCapabilities.CondStore) != 0 ? StatusItems.HighestModSeq : StatusItems.None);
+        var all = await client.GetFoldersAsync(root, status, subscribedOnly: false, cancellationToken).ConfigureAwait(false);
         var subscribed = await client.GetFoldersAsync(root, StatusItems.None, subscribedOnly: true, cancellationToken).ConfigureAwait(false);
         var subscribedNames = subscribed.Select(f => f.FullName).ToHashSet(StringComparer.Ordinal);
 
@@ -111,10 +120,19 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
                 folder.DirectorySeparator,
                 RoleOf(folder),
                 subscribedNames.Contains(folder.FullName),
-                (folder.Attributes & FolderAttributes.NoSelect) == 0));
+                (folder.Attributes & FolderAttributes.NoSelect) == 0,
+                CountersOf(folder, status)));
         }
 
         return result;
+    }
+
+    private static FolderCounters? CountersOf(IMailFolder folder, StatusItems asked)
+    {
+        // INBOX comes from the client, not the listing, and a \Noselect folder has no status.
+        if (asked == StatusItems.None || folder.UidValidity == 0 || folder.UidNext is not { } uidNext)
+            return null;
+        return new FolderCounters(folder.UidValidity, uidNext.Id, (asked & StatusItems.HighestModSeq) != 0 ? folder.HighestModSeq : null, folder.Count);
     }
 
     public Task<FolderStatus> OpenFolderAsync(string fullName, bool forWriting, CancellationToken cancellationToken)
@@ -174,6 +192,29 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
         (item.Flags ?? MessageFlags.None) & ~MessageFlags.Recent,
         item.Keywords.ToArray(),
         NormalizeMessageId(item.Envelope?.MessageId));
+
+    public Task<IReadOnlyList<FlagState>> FetchFlagChangesAsync(ulong sinceModSeq, CancellationToken cancellationToken)
+        => GuardAsync<IReadOnlyList<FlagState>>(async ct =>
+        {
+            var folder = CurrentFolder;
+            if (folder.Count == 0)
+                return [];
+            var request = new FetchRequest(MessageSummaryItems.UniqueId | MessageSummaryItems.Flags) { ChangedSince = sinceModSeq };
+            var fetched = await folder.FetchAsync(UniqueIdRange.All, request, ct).ConfigureAwait(false);
+            return fetched.Select(f => new FlagState(f.UniqueId.Id, (f.Flags ?? MessageFlags.None) & ~MessageFlags.Recent, f.Keywords.ToArray())).ToList();
+        }, 0, cancellationToken);
+
+    public Task StoreFlagsAsync(IReadOnlyList<uint> uids, FlagChange change, CancellationToken cancellationToken)
+        => GuardAsync(async ct =>
+        {
+            var folder = CurrentFolder;
+            var ids = uids.Select(u => new UniqueId(folder.UidValidity, u)).ToList();
+            if (change.Add != MessageFlags.None || change.AddKeywords.Count > 0)
+                await folder.StoreAsync(ids, new StoreFlagsRequest(StoreAction.Add, change.Add, change.AddKeywords) { Silent = true }, ct).ConfigureAwait(false);
+            if (change.Remove != MessageFlags.None || change.RemoveKeywords.Count > 0)
+                await folder.StoreAsync(ids, new StoreFlagsRequest(StoreAction.Remove, change.Remove, change.RemoveKeywords) { Silent = true }, ct).ConfigureAwait(false);
+            return true;
+        }, 0, cancellationToken);
 
     public Task ReadMessagesAsync(IReadOnlyList<uint> uids, long expectedBytes, Func<uint, Stream, CancellationToken, Task> onMessage, CancellationToken cancellationToken)
         => GuardAsync(async ct =>
