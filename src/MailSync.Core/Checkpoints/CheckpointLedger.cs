@@ -14,6 +14,11 @@ public sealed class CheckpointLedger : IDisposable
     // One SQLite connection serves every worker of a job (several connection pairs copy at once);
     // each public call holds the gate, so a batch's rows still go in one transaction.
     private readonly Lock _gate = new();
+
+    // SQLite result codes that mean the file, not the query, is at fault.
+    private const int SqliteIoError = 10;
+    private const int SqliteCorrupt = 11;
+    private const int SqliteNotADatabase = 26;
     /// <summary>The schema this build writes; older ones are migrated forward, newer ones refused.</summary>
     /// <remarks>v2 added the POP3 columns: source_key (UIDL or fingerprint), date_source, source_deleted_utc.</remarks>
     public const int SchemaVersion = 2;
@@ -129,9 +134,9 @@ public sealed class CheckpointLedger : IDisposable
 
     private int CheckExisting()
     {
-        var check = Scalar("PRAGMA quick_check;") as string;
-        if (check != "ok")
-            throw new LedgerException($"the checkpoint database {Path} is damaged ({check}); it was left untouched. Restore it from a backup, or move it away to start over");
+        // No PRAGMA quick_check here: it reads the whole file, so a run with nothing to do would
+        // grow with the number of messages ever copied. A damaged header fails the queries below;
+        // a damaged page fails the call that reads it, which stops the job (Damaged) untouched.
         var hasMeta = Convert.ToInt64(Scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta';"), CultureInfo.InvariantCulture) == 1;
         var version = hasMeta ? Scalar("SELECT value FROM meta WHERE key = 'schema_version';") as string : null;
         if (version is null || !int.TryParse(version, CultureInfo.InvariantCulture, out var found))
@@ -145,12 +150,19 @@ public sealed class CheckpointLedger : IDisposable
     {
         lock (_gate)
         {
-            // Looked up first: a write (and its fsync) only for a pair never seen before.
-            if (FindPair(job, sourceFolder, targetFolder) is { } known)
-                return known;
-            Execute("INSERT OR IGNORE INTO folder_pairs (job, source_folder, target_folder) VALUES ($job, $s, $t);", null,
-                ("$job", job), ("$s", sourceFolder), ("$t", targetFolder));
-            return FindPair(job, sourceFolder, targetFolder) ?? throw new LedgerException($"the ledger did not keep the folder pair {sourceFolder} -> {targetFolder}");
+            try
+            {
+                // Looked up first: a write (and its fsync) only for a pair never seen before.
+                if (FindPair(job, sourceFolder, targetFolder) is { } known)
+                    return known;
+                Execute("INSERT OR IGNORE INTO folder_pairs (job, source_folder, target_folder) VALUES ($job, $s, $t);", null,
+                    ("$job", job), ("$s", sourceFolder), ("$t", targetFolder));
+                return FindPair(job, sourceFolder, targetFolder) ?? throw new LedgerException($"the ledger did not keep the folder pair {sourceFolder} -> {targetFolder}");
+            }
+            catch (SqliteException ex) when (ex.SqliteErrorCode is SqliteIoError or SqliteCorrupt or SqliteNotADatabase)
+            {
+                throw Damaged(ex);
+            }
         }
     }
 
@@ -159,27 +171,34 @@ public sealed class CheckpointLedger : IDisposable
     {
         lock (_gate)
         {
-            using var cmd = Command("""
-                SELECT id, source_uidvalidity, target_uidvalidity, source_uidnext, source_highestmodseq, target_uidnext, target_highestmodseq, completed_utc
-                FROM folder_pairs WHERE job = $job AND source_folder = $s AND target_folder = $t;
-                """, null, ("$job", job), ("$s", sourceFolder), ("$t", targetFolder));
-            using var r = cmd.ExecuteReader();
-            if (!r.Read())
-                return null;
-            return new FolderPairState
+            try
             {
-                Id = r.GetInt64(0),
-                Job = job,
-                SourceFolder = sourceFolder,
-                TargetFolder = targetFolder,
-                SourceUidValidity = (uint)r.GetInt64(1),
-                TargetUidValidity = (uint)r.GetInt64(2),
-                SourceUidNext = (uint)r.GetInt64(3),
-                SourceHighestModSeq = (ulong)r.GetInt64(4),
-                TargetUidNext = (uint)r.GetInt64(5),
-                TargetHighestModSeq = (ulong)r.GetInt64(6),
-                CompletedUtc = r.IsDBNull(7) ? null : DateTimeOffset.Parse(r.GetString(7), CultureInfo.InvariantCulture),
-            };
+                using var cmd = Command("""
+                    SELECT id, source_uidvalidity, target_uidvalidity, source_uidnext, source_highestmodseq, target_uidnext, target_highestmodseq, completed_utc
+                    FROM folder_pairs WHERE job = $job AND source_folder = $s AND target_folder = $t;
+                    """, null, ("$job", job), ("$s", sourceFolder), ("$t", targetFolder));
+                using var r = cmd.ExecuteReader();
+                if (!r.Read())
+                    return null;
+                return new FolderPairState
+                {
+                    Id = r.GetInt64(0),
+                    Job = job,
+                    SourceFolder = sourceFolder,
+                    TargetFolder = targetFolder,
+                    SourceUidValidity = (uint)r.GetInt64(1),
+                    TargetUidValidity = (uint)r.GetInt64(2),
+                    SourceUidNext = (uint)r.GetInt64(3),
+                    SourceHighestModSeq = (ulong)r.GetInt64(4),
+                    TargetUidNext = (uint)r.GetInt64(5),
+                    TargetHighestModSeq = (ulong)r.GetInt64(6),
+                    CompletedUtc = r.IsDBNull(7) ? null : DateTimeOffset.Parse(r.GetString(7), CultureInfo.InvariantCulture),
+                };
+            }
+            catch (SqliteException ex) when (ex.SqliteErrorCode is SqliteIoError or SqliteCorrupt or SqliteNotADatabase)
+            {
+                throw Damaged(ex);
+            }
         }
     }
 
@@ -187,14 +206,21 @@ public sealed class CheckpointLedger : IDisposable
     {
         lock (_gate)
         {
-            Execute("""
-                UPDATE folder_pairs SET source_uidvalidity = $sv, target_uidvalidity = $tv, source_uidnext = $sn,
-                    source_highestmodseq = $sm, target_uidnext = $tn, target_highestmodseq = $tm, completed_utc = $done
-                WHERE id = $id;
-                """, null,
-                ("$sv", (long)pair.SourceUidValidity), ("$tv", (long)pair.TargetUidValidity), ("$sn", (long)pair.SourceUidNext),
-                ("$sm", (long)pair.SourceHighestModSeq), ("$tn", (long)pair.TargetUidNext), ("$tm", (long)pair.TargetHighestModSeq),
-                ("$done", pair.CompletedUtc?.ToString("O", CultureInfo.InvariantCulture)), ("$id", pair.Id));
+            try
+            {
+                Execute("""
+                    UPDATE folder_pairs SET source_uidvalidity = $sv, target_uidvalidity = $tv, source_uidnext = $sn,
+                        source_highestmodseq = $sm, target_uidnext = $tn, target_highestmodseq = $tm, completed_utc = $done
+                    WHERE id = $id;
+                    """, null,
+                    ("$sv", (long)pair.SourceUidValidity), ("$tv", (long)pair.TargetUidValidity), ("$sn", (long)pair.SourceUidNext),
+                    ("$sm", (long)pair.SourceHighestModSeq), ("$tn", (long)pair.TargetUidNext), ("$tm", (long)pair.TargetHighestModSeq),
+                    ("$done", pair.CompletedUtc?.ToString("O", CultureInfo.InvariantCulture)), ("$id", pair.Id));
+            }
+            catch (SqliteException ex) when (ex.SqliteErrorCode is SqliteIoError or SqliteCorrupt or SqliteNotADatabase)
+            {
+                throw Damaged(ex);
+            }
         }
     }
 
@@ -209,16 +235,23 @@ public sealed class CheckpointLedger : IDisposable
     {
         lock (_gate)
         {
-            var result = new Dictionary<uint, MessageRecord>();
-            using var cmd = Command($"{SelectRows} WHERE pair_id = $p;", null, ("$p", pairId));
-            using var r = cmd.ExecuteReader();
-            while (r.Read())
+            try
             {
-                var record = ReadRow(r);
-                result[record.SourceUid] = record;
-            }
+                var result = new Dictionary<uint, MessageRecord>();
+                using var cmd = Command($"{SelectRows} WHERE pair_id = $p;", null, ("$p", pairId));
+                using var r = cmd.ExecuteReader();
+                while (r.Read())
+                {
+                    var record = ReadRow(r);
+                    result[record.SourceUid] = record;
+                }
 
-            return result;
+                return result;
+            }
+            catch (SqliteException ex) when (ex.SqliteErrorCode is SqliteIoError or SqliteCorrupt or SqliteNotADatabase)
+            {
+                throw Damaged(ex);
+            }
         }
     }
 
@@ -251,42 +284,49 @@ public sealed class CheckpointLedger : IDisposable
     {
         lock (_gate)
         {
-            using var tx = _connection.BeginTransaction();
-            if (replaceAll)
-                Execute("DELETE FROM messages WHERE pair_id = $p;", tx, ("$p", pairId));
-            using var cmd = Command("""
-                INSERT OR REPLACE INTO messages (pair_id, source_uid, target_uid, state, message_id, internal_date, source_size,
-                    target_size, source_flags, target_flags, target_uidnext_before, attempts, last_error, updated_utc,
-                    source_key, date_source, source_deleted_utc)
-                VALUES ($p, $su, $tu, $st, $mid, $d, $ss, $ts, $sf, $tf, $before, $a, $err, $now, $key, $ds, $del);
-                """, tx);
-            var p = new Dictionary<string, SqliteParameter>();
-            foreach (var name in new[] { "$p", "$su", "$tu", "$st", "$mid", "$d", "$ss", "$ts", "$sf", "$tf", "$before", "$a", "$err", "$now", "$key", "$ds", "$del" })
-                p[name] = cmd.Parameters.Add(new SqliteParameter(name, null));
-            var now = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture);
-            foreach (var m in records)
+            try
             {
-                p["$p"].Value = pairId;
-                p["$su"].Value = (long)m.SourceUid;
-                p["$tu"].Value = m.TargetUid is { } t ? (long)t : DBNull.Value;
-                p["$st"].Value = m.State.ToString().ToLowerInvariant();
-                p["$mid"].Value = (object?)m.MessageId ?? DBNull.Value;
-                p["$d"].Value = m.InternalDateUnix;
-                p["$ss"].Value = m.SourceSize;
-                p["$ts"].Value = m.TargetSize;
-                p["$sf"].Value = m.SourceFlags;
-                p["$tf"].Value = m.TargetFlags;
-                p["$before"].Value = (long)m.TargetUidNextBefore;
-                p["$a"].Value = m.Attempts;
-                p["$err"].Value = (object?)m.LastError ?? DBNull.Value;
-                p["$now"].Value = now;
-                p["$key"].Value = (object?)m.SourceKey ?? DBNull.Value;
-                p["$ds"].Value = (object?)m.DateSource ?? DBNull.Value;
-                p["$del"].Value = (object?)m.SourceDeletedUtc?.ToString("O", CultureInfo.InvariantCulture) ?? DBNull.Value;
-                cmd.ExecuteNonQuery();
-            }
+                using var tx = _connection.BeginTransaction();
+                if (replaceAll)
+                    Execute("DELETE FROM messages WHERE pair_id = $p;", tx, ("$p", pairId));
+                using var cmd = Command("""
+                    INSERT OR REPLACE INTO messages (pair_id, source_uid, target_uid, state, message_id, internal_date, source_size,
+                        target_size, source_flags, target_flags, target_uidnext_before, attempts, last_error, updated_utc,
+                        source_key, date_source, source_deleted_utc)
+                    VALUES ($p, $su, $tu, $st, $mid, $d, $ss, $ts, $sf, $tf, $before, $a, $err, $now, $key, $ds, $del);
+                    """, tx);
+                var p = new Dictionary<string, SqliteParameter>();
+                foreach (var name in new[] { "$p", "$su", "$tu", "$st", "$mid", "$d", "$ss", "$ts", "$sf", "$tf", "$before", "$a", "$err", "$now", "$key", "$ds", "$del" })
+                    p[name] = cmd.Parameters.Add(new SqliteParameter(name, null));
+                var now = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture);
+                foreach (var m in records)
+                {
+                    p["$p"].Value = pairId;
+                    p["$su"].Value = (long)m.SourceUid;
+                    p["$tu"].Value = m.TargetUid is { } t ? (long)t : DBNull.Value;
+                    p["$st"].Value = m.State.ToString().ToLowerInvariant();
+                    p["$mid"].Value = (object?)m.MessageId ?? DBNull.Value;
+                    p["$d"].Value = m.InternalDateUnix;
+                    p["$ss"].Value = m.SourceSize;
+                    p["$ts"].Value = m.TargetSize;
+                    p["$sf"].Value = m.SourceFlags;
+                    p["$tf"].Value = m.TargetFlags;
+                    p["$before"].Value = (long)m.TargetUidNextBefore;
+                    p["$a"].Value = m.Attempts;
+                    p["$err"].Value = (object?)m.LastError ?? DBNull.Value;
+                    p["$now"].Value = now;
+                    p["$key"].Value = (object?)m.SourceKey ?? DBNull.Value;
+                    p["$ds"].Value = (object?)m.DateSource ?? DBNull.Value;
+                    p["$del"].Value = (object?)m.SourceDeletedUtc?.ToString("O", CultureInfo.InvariantCulture) ?? DBNull.Value;
+                    cmd.ExecuteNonQuery();
+                }
 
-            tx.Commit();
+                tx.Commit();
+            }
+            catch (SqliteException ex) when (ex.SqliteErrorCode is SqliteIoError or SqliteCorrupt or SqliteNotADatabase)
+            {
+                throw Damaged(ex);
+            }
         }
     }
 
@@ -295,17 +335,24 @@ public sealed class CheckpointLedger : IDisposable
     {
         lock (_gate)
         {
-            using var tx = _connection.BeginTransaction();
-            using var cmd = Command("DELETE FROM messages WHERE pair_id = $p AND source_uid = $u;", tx);
-            cmd.Parameters.AddWithValue("$p", pairId);
-            var u = cmd.Parameters.Add(new SqliteParameter("$u", null));
-            foreach (var uid in sourceUids)
+            try
             {
-                u.Value = (long)uid;
-                cmd.ExecuteNonQuery();
-            }
+                using var tx = _connection.BeginTransaction();
+                using var cmd = Command("DELETE FROM messages WHERE pair_id = $p AND source_uid = $u;", tx);
+                cmd.Parameters.AddWithValue("$p", pairId);
+                var u = cmd.Parameters.Add(new SqliteParameter("$u", null));
+                foreach (var uid in sourceUids)
+                {
+                    u.Value = (long)uid;
+                    cmd.ExecuteNonQuery();
+                }
 
-            tx.Commit();
+                tx.Commit();
+            }
+            catch (SqliteException ex) when (ex.SqliteErrorCode is SqliteIoError or SqliteCorrupt or SqliteNotADatabase)
+            {
+                throw Damaged(ex);
+            }
         }
     }
 
@@ -320,20 +367,27 @@ public sealed class CheckpointLedger : IDisposable
     {
         lock (_gate)
         {
-            var result = new HashSet<uint>();
-            using var cmd = Command("""
-                SELECT m.target_uid FROM messages m JOIN folder_pairs p ON p.id = m.pair_id
-                WHERE p.job = $job AND p.target_folder = $t AND p.target_uidvalidity = $v AND m.state = 'copied' AND m.target_uid IS NOT NULL;
-                """, null, ("$job", null), ("$t", targetFolder), ("$v", (long)targetUidValidity));
-            foreach (var job in jobs)
+            try
             {
-                cmd.Parameters["$job"].Value = job;
-                using var r = cmd.ExecuteReader();
-                while (r.Read())
-                    result.Add((uint)r.GetInt64(0));
-            }
+                var result = new HashSet<uint>();
+                using var cmd = Command("""
+                    SELECT m.target_uid FROM messages m JOIN folder_pairs p ON p.id = m.pair_id
+                    WHERE p.job = $job AND p.target_folder = $t AND p.target_uidvalidity = $v AND m.state = 'copied' AND m.target_uid IS NOT NULL;
+                    """, null, ("$job", null), ("$t", targetFolder), ("$v", (long)targetUidValidity));
+                foreach (var job in jobs)
+                {
+                    cmd.Parameters["$job"].Value = job;
+                    using var r = cmd.ExecuteReader();
+                    while (r.Read())
+                        result.Add((uint)r.GetInt64(0));
+                }
 
-            return result;
+                return result;
+            }
+            catch (SqliteException ex) when (ex.SqliteErrorCode is SqliteIoError or SqliteCorrupt or SqliteNotADatabase)
+            {
+                throw Damaged(ex);
+            }
         }
     }
 
@@ -346,30 +400,41 @@ public sealed class CheckpointLedger : IDisposable
     {
         lock (_gate)
         {
-            int copied = 0, pending = 0;
-            using (var cmd = Command("SELECT state, COUNT(*) FROM messages WHERE pair_id = $p AND state IN ('copied', 'pending') GROUP BY state;", null, ("$p", pairId)))
-            using (var r = cmd.ExecuteReader())
+            try
             {
-                while (r.Read())
+                int copied = 0, pending = 0;
+                using (var cmd = Command("SELECT state, COUNT(*) FROM messages WHERE pair_id = $p AND state IN ('copied', 'pending') GROUP BY state;", null, ("$p", pairId)))
+                using (var r = cmd.ExecuteReader())
                 {
-                    if (r.GetString(0) == "copied")
-                        copied = r.GetInt32(1);
-                    else
-                        pending = r.GetInt32(1);
+                    while (r.Read())
+                    {
+                        if (r.GetString(0) == "copied")
+                            copied = r.GetInt32(1);
+                        else
+                            pending = r.GetInt32(1);
+                    }
                 }
-            }
 
-            var failed = new List<MessageRecord>();
-            using (var cmd = Command($"{SelectRows} WHERE pair_id = $p AND state = 'failed';", null, ("$p", pairId)))
-            using (var r = cmd.ExecuteReader())
+                var failed = new List<MessageRecord>();
+                using (var cmd = Command($"{SelectRows} WHERE pair_id = $p AND state = 'failed';", null, ("$p", pairId)))
+                using (var r = cmd.ExecuteReader())
+                {
+                    while (r.Read())
+                        failed.Add(ReadRow(r));
+                }
+
+                return (copied, pending, failed);
+            }
+            catch (SqliteException ex) when (ex.SqliteErrorCode is SqliteIoError or SqliteCorrupt or SqliteNotADatabase)
             {
-                while (r.Read())
-                    failed.Add(ReadRow(r));
+                throw Damaged(ex);
             }
-
-            return (copied, pending, failed);
         }
     }
+
+    /// <summary>A damaged page found in use: the job stops, the file is left as it is.</summary>
+    private LedgerException Damaged(SqliteException ex)
+        => new($"the checkpoint database {Path} failed ({ex.Message.TrimEnd('.')}); it was left untouched. Restore it from a backup, or move it away to start over (messages already copied would then be matched by content, not copied twice)", ex);
 
     public void Dispose() => _connection.Dispose();
 

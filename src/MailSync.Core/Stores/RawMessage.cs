@@ -1,3 +1,6 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using MimeKit;
 using MimeKit.IO;
 
@@ -83,42 +86,76 @@ public static class RawMessage
     /// </returns>
     public static (bool HasNul, bool Canonical) Scan(Stream content)
     {
-        content.Position = 0;
-        var buffer = new byte[65536];
-        var canonical = true;
-        byte previous = (byte)'\n';
-        int read;
-        long total = 0;
-        while ((read = content.Read(buffer, 0, buffer.Length)) > 0)
+        // A spool in memory is scanned where it lies, without copying it block by block.
+        if (content is MemoryStream memory && memory.TryGetBuffer(out var whole))
         {
-            var span = buffer.AsSpan(0, read);
-            if (span.Contains((byte)0))
+            var bytes = whole.AsSpan(0, (int)memory.Length);
+            if (bytes.Contains((byte)0))
                 return (true, false);
-            if (canonical)
-            {
-                // Vectorised search for LF; each one must follow a CR (possibly the previous block's last byte).
-                var offset = 0;
-                int at;
-                while ((at = span[offset..].IndexOf((byte)'\n')) >= 0)
-                {
-                    var index = offset + at;
-                    var before = index == 0 ? previous : span[index - 1];
-                    if (before != (byte)'\r' || (total == 0 && index == 0))
-                    {
-                        canonical = false;
-                        break;
-                    }
-
-                    offset = index + 1;
-                }
-            }
-
-            previous = span[^1];
-            total += read;
+            var canonicalHere = bytes.Length == 0
+                || (bytes[0] != (byte)'\n' && !HasBareLineFeed(bytes) && bytes[^1] == (byte)'\n');
+            return (false, canonicalHere);
         }
 
         content.Position = 0;
-        return (false, canonical && (total == 0 || previous == (byte)'\n'));
+        var buffer = ArrayPool<byte>.Shared.Rent(65536 + 1);
+        try
+        {
+            var canonical = true;
+            // buffer[0] holds the previous block's last byte, so a CRLF split between blocks is seen;
+            // a message starting with LF has no CR before it: start as if after a non-CR byte.
+            buffer[0] = 0;
+            long total = 0;
+            int read;
+            while ((read = content.Read(buffer, 1, 65536)) > 0)
+            {
+                var block = buffer.AsSpan(0, read + 1);
+                if (block[1..].Contains((byte)0))
+                    return (true, false);
+                if (canonical && HasBareLineFeed(block))
+                    canonical = false;
+                buffer[0] = block[^1];
+                total += read;
+            }
+
+            content.Position = 0;
+            return (false, canonical && (total == 0 || buffer[0] == (byte)'\n'));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Whether some LF in <paramref name="block"/>[1..] does not follow a CR (block[0] is the byte
+    /// before the block). Vectorised: most mail is text with short lines, and this runs on every byte.
+    /// </summary>
+    private static bool HasBareLineFeed(ReadOnlySpan<byte> block)
+    {
+        var i = 1;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var lf = Vector256.Create((byte)'\n');
+            var cr = Vector256.Create((byte)'\r');
+            ref var start = ref MemoryMarshal.GetReference(block);
+            for (; i + Vector256<byte>.Count <= block.Length; i += Vector256<byte>.Count)
+            {
+                var current = Vector256.LoadUnsafe(ref start, (nuint)i);
+                var previous = Vector256.LoadUnsafe(ref start, (nuint)(i - 1));
+                var bare = Vector256.Equals(current, lf) & ~Vector256.Equals(previous, cr);
+                if (bare != Vector256<byte>.Zero)
+                    return true;
+            }
+        }
+
+        for (; i < block.Length; i++)
+        {
+            if (block[i] == (byte)'\n' && block[i - 1] != (byte)'\r')
+                return true;
+        }
+
+        return false;
     }
 
     private static int TrailingLineBreak(Stream content)

@@ -46,6 +46,43 @@ public sealed class CheckpointLedgerTests : IDisposable
     }
 
     [Fact]
+    public void A_page_damaged_in_the_middle_stops_the_call_that_reads_it_and_the_file_is_left_untouched()
+    {
+        // Opening no longer reads the whole file (PRAGMA quick_check grew with the ledger), so a
+        // damaged page deep inside is found by the query that reads it: that must be a
+        // LedgerException (the job stops), never a silently empty answer or a recreated file.
+        var path = PathOf("damaged.db");
+        long pairId;
+        using (var ledger = CheckpointLedger.Open(path))
+        {
+            pairId = ledger.GetOrCreatePair("job", "INBOX", "INBOX").Id;
+            ledger.Save(pairId, Enumerable.Range(1, 3000).Select(i =>
+                new MessageRecord((uint)i, (uint)i, MessageState.Copied, $"id{i}@example.org", 1000 + i, 500, 510, "\\Seen", "\\Seen", 1, 1, null)));
+        }
+
+        using (var c = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "PRAGMA wal_checkpoint(TRUNCATE);";
+            cmd.ExecuteNonQuery();
+        }
+
+        var bytes = File.ReadAllBytes(path);
+        Assert.True(bytes.Length > 16 * 4096, $"the test needs a ledger of many pages, got {bytes.Length} bytes");
+        // Page 10 onward holds message rows; fill two pages with noise.
+        new Random(3).NextBytes(bytes.AsSpan(9 * 4096, 2 * 4096));
+        File.WriteAllBytes(path, bytes);
+
+        using var reopened = CheckpointLedger.Open(path);
+        var ex = Assert.Throws<LedgerException>(() => reopened.LoadMessages(pairId));
+        Assert.Contains(path, ex.Message);
+        Assert.Contains("left untouched", ex.Message);
+        reopened.Dispose();
+        Assert.Equal(bytes, File.ReadAllBytes(path));
+    }
+
+    [Fact]
     public void A_newer_schema_is_refused()
     {
         var path = PathOf("newer.db");
