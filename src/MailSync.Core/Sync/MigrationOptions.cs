@@ -19,7 +19,7 @@ public sealed record MigrationOptions
     public int BatchMessages { get; init; } = 50;
 
     /// <summary>Bytes per batch, so a batch of large messages stays small in memory and on the wire.</summary>
-    public long BatchBytes { get; init; } = 8 * 1024 * 1024;
+    public long BatchBytes { get; init; } = 4 * 1024 * 1024;
 
     /// <summary>
     /// Other jobs of the same job file that write into the same target account: reconciliation
