@@ -250,6 +250,34 @@ internal static class Imap
         return state;
     }
 
+    /// <summary>
+    /// Why two copies of a message differ: the header lines one has and the other lacks
+    /// (BODY.PEEK[HEADER] of both), or "same header, body differs".
+    /// </summary>
+    public static async Task<string> ExplainDifferenceAsync(
+        int port, string expectedUser, string actualUser, string folder, uint expectedUid, uint actualUid, CancellationToken ct)
+    {
+        async Task<List<string>> HeaderLinesAsync(string user, uint uid)
+        {
+            using var client = await ConnectAsync(port, user, ct);
+            var f = await client.GetFolderAsync(folder, ct);
+            await f.OpenAsync(FolderAccess.ReadOnly, ct);
+            var headers = await f.GetHeadersAsync(new UniqueId(uid), ct);
+            await client.DisconnectAsync(true, ct);
+            return [.. headers.Select(h => h.Field + ": " + h.Value.Trim())];
+        }
+        var expected = await HeaderLinesAsync(expectedUser, expectedUid);
+        var actual = await HeaderLinesAsync(actualUser, actualUid);
+        var added = actual.Except(expected).ToList();
+        var removed = expected.Except(actual).ToList();
+        if (added.Count == 0 && removed.Count == 0) return "same header lines, body or header order differs";
+        static string Short(string s) => s.Length > 80 ? s[..80] + "…" : s;
+        var parts = new List<string>();
+        if (added.Count > 0) parts.Add("target adds header " + string.Join(", ", added.Take(3).Select(Short)));
+        if (removed.Count > 0) parts.Add("target lacks header " + string.Join(", ", removed.Take(3).Select(Short)));
+        return string.Join("; ", parts);
+    }
+
     private static async Task<string> HashChunkedAsync(IMailFolder folder, UniqueId uid, CancellationToken ct)
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);

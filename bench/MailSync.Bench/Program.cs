@@ -236,11 +236,15 @@ namespace MailSync.Bench
             Correctness? target = null, source = null;
             if (checkTarget)
                 target = Verify.Compare(expected, await Imap.SnapshotAsync(_dovecot.ImapPort, run.Target, run.TargetCache, ct));
+            if (target?.FirstBytesPair is { } pair)
+                target.BytesExplanation = await Imap.ExplainDifferenceAsync(
+                    _dovecot.ImapPort, run.Source, run.Target, pair.Folder, pair.ExpectedUid, pair.ActualUid, ct);
             source = Verify.Compare(expected, await Imap.SnapshotAsync(_dovecot.ImapPort, run.Source, run.SourceCache, ct));
             var m = new Measurement(scenario, run.Tool.Name, rep, outcome, messages, bytes, target, source);
             _results.All.Add(m);
             Log($"  {run.Tool.Name,-9} {scenario,-18} run {rep}: {(outcome.Ok ? $"{outcome.WallSeconds:F2} s" : outcome.FailureText())}, " +
-                $"RSS {outcome.PeakRssKb / 1024.0:F0} MB, target {target?.Summary() ?? "not checked"}, source {(source.Ok ? "untouched" : "CHANGED: " + source.Summary())}");
+                $"RSS {outcome.PeakRssKb / 1024.0:F0} MB, target {target?.Summary() ?? "not checked"}" +
+                (target?.BytesExplanation is { } why ? $" ({why})" : "") + $", source {(source.Ok ? "untouched" : "CHANGED: " + source.Summary())}");
             return m;
         }
 

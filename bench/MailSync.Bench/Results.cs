@@ -160,7 +160,8 @@ internal sealed class Results
             foreach (var m in examples)
             {
                 if (m.Target is { Ok: false } t)
-                    sb.AppendLine($"- {m.Tool} / {m.Scenario} / run {m.Rep}, target: {t.Summary()}; " + string.Join("; ", t.Examples));
+                    sb.AppendLine($"- {m.Tool} / {m.Scenario} / run {m.Rep}, target: {t.Summary()}" +
+                                  (t.BytesExplanation is { } why ? $" (bytes: {why})" : "") + "; " + string.Join("; ", t.Examples));
                 if (m.Source is { Ok: false } s)
                     sb.AppendLine($"- {m.Tool} / {m.Scenario} / run {m.Rep}, SOURCE CHANGED: {s.Summary()}; " + string.Join("; ", s.Examples));
             }

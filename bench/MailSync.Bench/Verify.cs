@@ -13,6 +13,12 @@ internal sealed record Correctness
     public List<string> ExtraFolders { get; init; } = [];
     public List<string> Examples { get; init; } = [];
 
+    /// <summary>The first pair counted as "bytes differ" (folder, expected UID, actual UID), to explain it.</summary>
+    public (string Folder, uint ExpectedUid, uint ActualUid)? FirstBytesPair { get; init; }
+
+    /// <summary>What the first "bytes differ" pair differs in (header lines added or removed), if looked at.</summary>
+    public string? BytesExplanation { get; set; }
+
     public bool Ok => Missing == 0 && Extra == 0 && BytesDiffer == 0 && FlagsDiffer == 0 && KeywordsDiffer == 0
                       && DatesDiffer == 0 && MissingFolders.Count == 0 && ExtraFolders.Count == 0;
 
@@ -39,7 +45,7 @@ internal static class Verify
     /// name). Within a folder, messages are matched by the SHA-256 of their bytes as a multiset:
     /// copies beyond the expected number are "extra", expected ones not found are "missing". An
     /// unmatched expected message whose Message-ID is found among the unmatched actual ones counts
-    /// once as "bytes differ" instead. Matched pairs compare system flags (without \Recent), keywords
+    /// once as "bytes differ" instead (and its flags, keywords and date are still compared). Matched pairs compare system flags (without \Recent), keywords
     /// (case-insensitive) and INTERNALDATE (the instant, to the second). An expected folder that is
     /// absent is "missing" (its messages too); an actual folder the expected state does not have
     /// counts as "extra" only when it holds messages.
@@ -50,7 +56,26 @@ internal static class Verify
         var missingFolders = new List<string>();
         var extraFolders = new List<string>();
         var examples = new List<string>();
+        (string, uint, uint)? firstBytesPair = null;
         void Example(string s) { if (examples.Count < 8) examples.Add(s); }
+        void ComparePair(string name, MessageState e, MessageState a)
+        {
+            if (a.Flags != e.Flags)
+            {
+                flags++;
+                Example($"{name}: flags {e.Flags} → {a.Flags} ({e.MessageId})");
+            }
+            if (!a.Keywords.SequenceEqual(e.Keywords))
+            {
+                keywords++;
+                Example($"{name}: keywords [{string.Join(' ', e.Keywords)}] → [{string.Join(' ', a.Keywords)}] ({e.MessageId})");
+            }
+            if (a.InternalDate.ToUnixTimeSeconds() != e.InternalDate.ToUnixTimeSeconds())
+            {
+                dates++;
+                Example($"{name}: date {e.InternalDate:u} → {a.InternalDate:u} ({e.MessageId})");
+            }
+        }
 
         foreach (var (name, exp) in expected.Folders)
         {
@@ -71,22 +96,7 @@ internal static class Verify
             {
                 if (actualByHash.TryGetValue(e.Sha256, out var q) && q.Count > 0)
                 {
-                    var a = q.Dequeue();
-                    if (a.Flags != e.Flags)
-                    {
-                        flags++;
-                        Example($"{name}: flags {e.Flags} → {a.Flags} ({e.MessageId})");
-                    }
-                    if (!a.Keywords.SequenceEqual(e.Keywords))
-                    {
-                        keywords++;
-                        Example($"{name}: keywords [{string.Join(' ', e.Keywords)}] → [{string.Join(' ', a.Keywords)}] ({e.MessageId})");
-                    }
-                    if (a.InternalDate.ToUnixTimeSeconds() != e.InternalDate.ToUnixTimeSeconds())
-                    {
-                        dates++;
-                        Example($"{name}: date {e.InternalDate:u} → {a.InternalDate:u} ({e.MessageId})");
-                    }
+                    ComparePair(name, e, q.Dequeue());
                 }
                 else
                 {
@@ -104,7 +114,10 @@ internal static class Verify
                     var a = q.Dequeue();
                     unmatchedActual.Remove(a);
                     bytes++;
+                    firstBytesPair ??= (name, e.Uid, a.Uid);
                     Example($"{name}: bytes differ {e.Size} → {a.Size} B ({e.MessageId})");
+                    // Same message by Message-ID: its flags, keywords and date still count.
+                    ComparePair(name, e, a);
                 }
                 else
                 {
@@ -128,6 +141,7 @@ internal static class Verify
         {
             Missing = missing, Extra = extra, BytesDiffer = bytes, FlagsDiffer = flags, KeywordsDiffer = keywords,
             DatesDiffer = dates, MissingFolders = missingFolders, ExtraFolders = extraFolders, Examples = examples,
+            FirstBytesPair = firstBytesPair,
         };
     }
 }
