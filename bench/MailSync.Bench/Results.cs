@@ -151,19 +151,34 @@ internal sealed class Results
             sb.AppendLine();
         }
 
-        var examples = All.Where(m => m.Target is { Ok: false } || m.Source is { Ok: false })
-            .GroupBy(m => (m.Tool, m.Scenario)).Select(g => g.First()).ToList();
-        if (examples.Count > 0)
+        var differing = All.Where(m => m.Target is { Ok: false } || m.Source is { Ok: false }).ToList();
+        if (differing.Count > 0)
         {
-            sb.AppendLine("## Differences found (first run with differences per tool and scenario, up to 8 examples)");
+            sb.AppendLine("## Differences found");
             sb.AppendLine();
-            foreach (var m in examples)
+            sb.AppendLine("Per tool and scenario: the first run with differences; examples once per kind of difference.");
+            sb.AppendLine();
+            foreach (var byTool in differing.GroupBy(m => m.Tool))
             {
-                if (m.Target is { Ok: false } t)
-                    sb.AppendLine($"- {m.Tool} / {m.Scenario} / run {m.Rep}, target: {t.Summary()}" +
-                                  (t.BytesExplanation is { } why ? $" (bytes: {why})" : "") + "; " + string.Join("; ", t.Examples));
-                if (m.Source is { Ok: false } s)
-                    sb.AppendLine($"- {m.Tool} / {m.Scenario} / run {m.Rep}, SOURCE CHANGED: {s.Summary()}; " + string.Join("; ", s.Examples));
+                var shownKinds = new HashSet<string>();
+                foreach (var m in byTool.GroupBy(m => m.Scenario).Select(g => g.First()))
+                {
+                    var runs = All.Count(x => x.Tool == m.Tool && x.Scenario == m.Scenario);
+                    var bad = differing.Count(x => x.Tool == m.Tool && x.Scenario == m.Scenario);
+                    var parts = new List<string>();
+                    if (m.Target is { Ok: false } t)
+                        parts.Add("target: " + t.Summary() + (t.BytesExplanation is { } why ? $" (bytes: {why})" : ""));
+                    if (m.Source is { Ok: false } src)
+                        parts.Add("SOURCE CHANGED: " + src.Summary());
+                    sb.AppendLine($"- **{m.Tool}** / {m.Scenario} ({bad} of {runs} runs): {string.Join("; ", parts)}");
+                    foreach (var c in new[] { m.Target, m.Source })
+                    {
+                        if (c is not { Ok: false }) continue;
+                        var kind = string.Join(',', c.Summary().Split(", ").Select(x => x.Split(' ')[0]));
+                        if (!shownKinds.Add(kind)) continue;
+                        foreach (var e in c.Examples) sb.AppendLine($"  - {e}");
+                    }
+                }
             }
             sb.AppendLine();
         }
