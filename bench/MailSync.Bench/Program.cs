@@ -55,7 +55,9 @@ try
     {
         Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
         await File.WriteAllTextAsync(outPath, report, CancellationToken.None);
-        Log($"report written to {outPath}");
+        var jsonPath = Path.ChangeExtension(outPath, ".json");
+        await File.WriteAllTextAsync(jsonPath, bench.RawJson(), CancellationToken.None);
+        Log($"report written to {outPath} (every run's numbers: {jsonPath})");
     }
     Log($"benchmark completed in {total.Elapsed:hh\\:mm\\:ss}");
     return 0;
@@ -97,6 +99,16 @@ namespace MailSync.Bench
         private int _userSerial;
 
         private static void Log(string message) => Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
+
+        /// <summary>Every measurement, for comparing runs with a script.</summary>
+        public string RawJson() => System.Text.Json.JsonSerializer.Serialize(
+            new { machine = _results.Machine, scenarios = _results.ScenarioTitles, measurements = _results.All },
+            new System.Text.Json.JsonSerializerOptions
+            {
+                WriteIndented = true,
+                PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase,
+                Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+            });
 
         public async Task<string> RunAsync(DovecotInstance dovecot, Stopwatch total)
         {
@@ -168,6 +180,20 @@ namespace MailSync.Bench
                 _results.ToolSetup[t.Name] = t.Setup;
             }
             _results.Machine["tools"] = string.Join(", ", versions);
+            var floors = new List<string>();
+            foreach (var t in _tools)
+            {
+                var times = new List<double>();
+                for (var i = 0; i < 3; i++)
+                {
+                    var sw = Stopwatch.StartNew();
+                    try { await Exec.CaptureAsync(t.Executable, ["--version"], ct, mergeStderr: true); }
+                    catch (System.ComponentModel.Win32Exception) { break; }
+                    times.Add(sw.Elapsed.TotalSeconds);
+                }
+                if (times.Count > 0) floors.Add($"{t.Name} {times.Order().ElementAt(times.Count / 2):F3} s");
+            }
+            _results.Machine["process start-up floor"] = string.Join(", ", floors) + " (median of 3 × `--version`: part of every wall time, most visible in the no-op runs)";
             _results.Machine["options"] = $"--messages {options.Messages} --runs {options.Runs} --scale {(options.Scale.Count > 0 ? string.Join(',', options.Scale) : "none")} " +
                                           $"--scale-runs {options.ScaleRuns} --memory {(options.Memory ? options.MemoryMessageMb + " MB" : "off")} --seed {options.Seed}";
             Log("machine: " + _results.Machine["machine"]);
@@ -233,19 +259,43 @@ namespace MailSync.Bench
                 await File.WriteAllTextAsync(prefix + ".err", e.Message, ct);
                 outcome = new RunOutcome(127, 0, 0, prefix + ".out", prefix + ".err", false);
             }
-            Correctness? target = null, source = null;
+            Correctness? target = null;
             if (checkTarget)
-                target = Verify.Compare(expected, await Imap.SnapshotAsync(_dovecot.ImapPort, run.Target, run.TargetCache, ct));
-            if (target?.FirstBytesPair is { } pair)
-                target.BytesExplanation = await Imap.ExplainDifferenceAsync(
-                    _dovecot.ImapPort, run.Source, run.Target, pair.Folder, pair.ExpectedUid, pair.ActualUid, ct);
-            source = Verify.Compare(expected, await Imap.SnapshotAsync(_dovecot.ImapPort, run.Source, run.SourceCache, ct));
+            {
+                target = await CheckAsync(run.Target, run.TargetCache, expected);
+                if (target.FirstBytesPair is { } pair)
+                {
+                    try
+                    {
+                        target.BytesExplanation = await Imap.ExplainDifferenceAsync(
+                            _dovecot.ImapPort, run.Source, run.Target, pair.Folder, pair.ExpectedUid, pair.ActualUid, ct);
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        target.BytesExplanation = "could not compare headers: " + e.Message;
+                    }
+                }
+            }
+            var source = await CheckAsync(run.Source, run.SourceCache, expected);
             var m = new Measurement(scenario, run.Tool.Name, rep, outcome, messages, bytes, target, source);
             _results.All.Add(m);
             Log($"  {run.Tool.Name,-9} {scenario,-18} run {rep}: {(outcome.Ok ? $"{outcome.WallSeconds:F2} s" : outcome.FailureText())}, " +
                 $"RSS {outcome.PeakRssKb / 1024.0:F0} MB, target {target?.Summary() ?? "not checked"}" +
                 (target?.BytesExplanation is { } why ? $" ({why})" : "") + $", source {(source.Ok ? "untouched" : "CHANGED: " + source.Summary())}");
             return m;
+        }
+
+        /// <summary>A failed check (the mailbox could not be read) is recorded, not fatal.</summary>
+        private async Task<Correctness> CheckAsync(string user, HashCache cache, MailboxState expected)
+        {
+            try
+            {
+                return Verify.Compare(expected, await Imap.SnapshotAsync(_dovecot.ImapPort, user, cache, ct));
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                return new Correctness { Error = $"{e.GetType().Name}: {e.Message}" };
+            }
         }
 
         private void Cleanup(ToolRun run)

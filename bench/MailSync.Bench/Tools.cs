@@ -11,6 +11,9 @@ internal interface ITool
 {
     string Name { get; }
 
+    /// <summary>The program started for a run (its --version start-up time is reported as a floor).</summary>
+    string Executable { get; }
+
     /// <summary>How this bench configures it, for the report.</summary>
     string Setup { get; }
 
@@ -22,6 +25,8 @@ internal interface ITool
 internal sealed class MailSyncTool(string binary, int maxConnections) : ITool
 {
     public string Name => "mailsync";
+
+    public string Executable => binary;
 
     public string Setup =>
         $"`mailsync run job.json --state … --report … --log-file …`; one migrate job, both accounts `security: none`, `maxConnections: {maxConnections}`; " +
@@ -62,6 +67,8 @@ internal sealed class MbsyncTool : ITool
 {
     public string Name => "mbsync";
 
+    public string Executable => "mbsync";
+
     public string Setup =>
         "`mbsync -c mbsyncrc -a`; IMAPStore far = source, near = target (SSLType None, AuthMechs LOGIN), " +
         "`Patterns *`, `Create Near`, `Sync Pull` (one-way copy: new messages and flag changes source → target), " +
@@ -91,6 +98,8 @@ internal sealed class MbsyncTool : ITool
 internal sealed class InterimapTool : ITool
 {
     public string Name => "interimap";
+
+    public string Executable => "interimap";
 
     public string Setup =>
         "`interimap --config=…`; [remote] = source, [local] = target, both `type = imap`, `STARTTLS = NO`, " +

@@ -14,17 +14,22 @@ internal sealed record Correctness
     public List<string> Examples { get; init; } = [];
 
     /// <summary>The first pair counted as "bytes differ" (folder, expected UID, actual UID), to explain it.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public (string Folder, uint ExpectedUid, uint ActualUid)? FirstBytesPair { get; init; }
 
     /// <summary>What the first "bytes differ" pair differs in (header lines added or removed), if looked at.</summary>
     public string? BytesExplanation { get; set; }
 
-    public bool Ok => Missing == 0 && Extra == 0 && BytesDiffer == 0 && FlagsDiffer == 0 && KeywordsDiffer == 0
+    /// <summary>Set when the check itself could not be done (IMAP error while reading the mailbox).</summary>
+    public string? Error { get; init; }
+
+    public bool Ok => Error is null && Missing == 0 && Extra == 0 && BytesDiffer == 0 && FlagsDiffer == 0 && KeywordsDiffer == 0
                       && DatesDiffer == 0 && MissingFolders.Count == 0 && ExtraFolders.Count == 0;
 
     public string Summary()
     {
         if (Ok) return "ok";
+        if (Error is not null) return "check failed: " + Error;
         var parts = new List<string>();
         if (Missing > 0) parts.Add($"missing {Missing}");
         if (Extra > 0) parts.Add($"extra {Extra}");
