@@ -92,7 +92,7 @@ internal sealed class Results
             foreach (var s in mainScenarios)
                 if (ScenarioTitles.TryGetValue(s, out var t)) sb.AppendLine($"- **{s}**: {t}");
             sb.AppendLine();
-            var header = "| scenario | tool | wall s median (min–max) | msg/s | MB/s | peak RSS MB | target check | source untouched |";
+            var header = "| scenario | tool | wall s median (min–max) | msg/s | MB/s | peak RSS MB (max) | target check | source untouched |";
             var line = "|---|---|---:|---:|---:|---:|---|---|";
             if (showRatios)
                 foreach (var p in peers) { header += $" MailSync speed vs {p} |"; line += "---:|"; }
@@ -118,7 +118,7 @@ internal sealed class Results
         {
             sb.AppendLine($"## Memory case: {ScenarioTitles.GetValueOrDefault(memoryScenario, memoryScenario)}");
             sb.AppendLine();
-            sb.AppendLine("| tool | wall s median (min–max) | MB/s | peak RSS MB | target check | source untouched |");
+            sb.AppendLine("| tool | wall s median (min–max) | MB/s | peak RSS MB (max) | target check | source untouched |");
             sb.AppendLine("|---|---:|---:|---:|---|---|");
             foreach (var tool in tools)
                 sb.AppendLine($"| {tool} | {Cell(memoryScenario, tool, Wall)} | {Cell(memoryScenario, tool, ms => Rate(ms, true))} | {Cell(memoryScenario, tool, Rss)} | " +
