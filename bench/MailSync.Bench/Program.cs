@@ -143,6 +143,8 @@ namespace MailSync.Bench
                 scale.Add((n, $"scale-initial-{n}", $"scale-noop-{n}"));
             }
 
+            _results.Machine["load average (1/5/15 min)"] += ", at end " + LoadAverage() +
+                " (other work on the machine shares the cores with Dovecot and the tools)";
             _results.Machine["total benchmark time"] = $"{total.Elapsed:hh\\:mm\\:ss} (including seeding and checks)";
             _results.Notes.Add("Wall time: a Stopwatch around the tool's process. Peak RSS: GNU time's %M (ru_maxrss from wait4: the tool process, " +
                                "or its largest waited-for descendant), in MiB.");
@@ -169,6 +171,7 @@ namespace MailSync.Bench
             var fs = (await Exec.CaptureAsync("df", ["--output=fstype", workDir], ct)).Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault()?.Trim() ?? "?";
             _results.Machine["date"] = DateTimeOffset.Now.ToString("yyyy-MM-dd HH:mm zzz", CultureInfo.InvariantCulture);
             _results.Machine["machine"] = $"{Environment.ProcessorCount} cores ({cpu}), {memKb} RAM, {kernel}";
+            _results.Machine["load average (1/5/15 min)"] = "at start " + LoadAverage();
             _results.Machine["mail storage"] = $"Dovecot {_dovecot.Version}, sdbox, on {fs} ({workDir}); 127.0.0.1, plain text (ssl = no) for every tool";
             var versions = new List<string>();
             foreach (var t in _tools)
@@ -199,6 +202,9 @@ namespace MailSync.Bench
             Log("machine: " + _results.Machine["machine"]);
             Log("tools: " + _results.Machine["tools"]);
         }
+
+        private static string LoadAverage() =>
+            string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
 
         private string NewUser(string prefix) => $"{prefix}{++_userSerial:D3}";
 
