@@ -67,7 +67,12 @@ bin="$repo/artifacts/bench"
 bench_dll="$repo/bench/MailSync.Bench/bin/Release/net10.0/mailsync-bench.dll"
 if [[ $help -eq 0 ]]; then
   echo "bench/run.sh: publishing src/MailSync.Cli (Release) to $bin/mailsync" >&2
-  dotnet publish src/MailSync.Cli -c Release -o "$bin/mailsync" -v quiet -nologo >&2 \
+  # Published the way the README's install step does: self-contained, ReadyToRun composite, so
+  # start-up is precompiled (the peers are native or Perl and start in a few milliseconds).
+  case "$(uname -m)" in aarch64|arm64) rid=linux-arm64 ;; *) rid=linux-x64 ;; esac
+  rm -rf "$bin/mailsync"
+  dotnet publish src/MailSync.Cli -c Release -r "$rid" --self-contained true -p:PublishReadyToRunComposite=true \
+    -o "$bin/mailsync" -v quiet -nologo >&2 \
     || die "dotnet publish src/MailSync.Cli failed"
 fi
 echo "bench/run.sh: building bench/MailSync.Bench (Release)" >&2
