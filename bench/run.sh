@@ -71,6 +71,9 @@ if [[ $help -eq 0 ]]; then
   # start-up is precompiled (the peers are native or Perl and start in a few milliseconds).
   case "$(uname -m)" in aarch64|arm64) rid=linux-arm64 ;; *) rid=linux-x64 ;; esac
   rm -rf "$bin/mailsync"
+  # Publishing for a runtime shares obj/…/$rid with any other publish for it (framework-dependent,
+  # not composite); a stale intermediate there yields a binary that aborts at start.
+  rm -rf "$repo"/src/*/obj/Release/net10.0/"$rid" "$repo"/src/*/bin/Release/net10.0/"$rid"
   dotnet publish src/MailSync.Cli -c Release -r "$rid" --self-contained true -p:PublishReadyToRunComposite=true \
     -o "$bin/mailsync" -v quiet -nologo >&2 \
     || die "dotnet publish src/MailSync.Cli failed"

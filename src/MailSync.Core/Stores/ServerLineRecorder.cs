@@ -34,32 +34,39 @@ internal abstract class ServerLineRecorder : IProtocolLogger
 
     public void LogServer(byte[] buffer, int offset, int count)
     {
-        for (var i = offset; i < offset + count; i++)
+        // Every byte the server sends passes here, message bodies included, so the scan jumps from
+        // line end to line end (a vectorised search) and copies only lines that may be kept.
+        var data = buffer.AsSpan(offset, count);
+        while (!data.IsEmpty)
         {
-            var b = buffer[i];
             if (_atLineStart)
             {
-                _collecting = MayStartLine(b);
+                _collecting = MayStartLine(data[0]);
                 _atLineStart = false;
             }
 
-            if (b == (byte)'\n')
+            var end = data.IndexOf((byte)'\n');
+            var part = end < 0 ? data : data[..end];
+            if (_collecting && _line.Length < MaxLine)
             {
-                if (_collecting)
-                {
-                    var line = _line.ToString().TrimEnd('\r');
-                    if (Keeps(line))
-                        Last = line;
-                }
+                foreach (var b in part[..Math.Min(part.Length, MaxLine - _line.Length)])
+                    _line.Append((char)b);
+            }
 
-                _line.Clear();
-                _collecting = false;
-                _atLineStart = true;
-            }
-            else if (_collecting && _line.Length < MaxLine)
+            if (end < 0)
+                return;
+
+            if (_collecting)
             {
-                _line.Append((char)b);
+                var line = _line.ToString().TrimEnd('\r');
+                if (Keeps(line))
+                    Last = line;
             }
+
+            _line.Clear();
+            _collecting = false;
+            _atLineStart = true;
+            data = data[(end + 1)..];
         }
     }
 
