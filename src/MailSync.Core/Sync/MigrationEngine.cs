@@ -123,7 +123,7 @@ public sealed class MigrationEngine(
     private async Task CopyAllAsync(FolderCopier primary, List<FolderWork> work, CancellationToken cancellationToken)
     {
         var queue = new Queue<FolderWork>(work.OrderByDescending(w => w.Folder.Source.Counters?.Count ?? 0));
-        var workers = OpenConnectionPairAsync is null ? 1 : Math.Clamp(Math.Min(MaxConnectionPairs, work.Count), 1, 32);
+        var workers = OpenConnectionPairAsync is null ? 1 : Math.Clamp(Math.Min(Math.Min(MaxConnectionPairs, work.Count), PairsWorthOpening(work)), 1, 32);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var extraStores = new List<IAsyncDisposable>();
         var tasks = new List<Task>();
@@ -165,6 +165,29 @@ public sealed class MigrationEngine(
             foreach (var store in extraStores)
                 await store.DisposeAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Two logins cost about as much as copying a few dozen messages, so a run with little to do
+    /// (a nightly run, a few new messages) stays on one pair. The estimate comes from the listed
+    /// STATUS: messages past the recorded UIDNEXT, or all of them for a folder never completed;
+    /// without STATUS every folder counts as big.
+    /// </summary>
+    private int PairsWorthOpening(List<FolderWork> work)
+    {
+        const int MessagesPerExtraPair = 200;
+        long estimate = 0;
+        foreach (var item in work)
+        {
+            if (item.Folder.Source.Counters is not { } counters)
+                return int.MaxValue;
+            var pair = ledger.FindPair(job, item.Folder.Source.FullName, item.Folder.TargetName);
+            estimate += pair?.CompletedUtc is null || pair.SourceUidValidity != counters.UidValidity
+                ? counters.Count
+                : Math.Max(0, (long)counters.UidNext - pair.SourceUidNext);
+        }
+
+        return (int)Math.Min(int.MaxValue, 1 + (estimate / MessagesPerExtraPair));
     }
 
     private async Task<FolderCopier?> OpenCopierAsync(int index, List<IAsyncDisposable> opened, CancellationToken cancellationToken)
