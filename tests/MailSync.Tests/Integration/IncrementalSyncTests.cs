@@ -73,6 +73,8 @@ public sealed class IncrementalSyncTests(DovecotFixture fixture, ITestOutputHelp
         Assert.Equal(1, after.Source.Selects - before.Source.Selects);
         Assert.Equal(1, after.Target.Selects - before.Target.Selects);
         Assert.Equal(1, after.Target.Appends - before.Target.Appends);
+        // One folder to copy needs no second connection pair (maxConnections is 4 by default).
+        Assert.Equal((1, 1), (after.Source.Logins - before.Source.Logins, after.Target.Logins - before.Target.Logins));
         var census = await Census.TakeAsync(Server, source, Server, target);
         Assert.True(census.ExactlyOnce, census.ToString());
         Assert.Equal("\\Flagged $Label2", (await FlagSnapshot.TakeAsync(Server, target, "Archive/2023"))["inc-new-late-1@mailsync.test"]);
@@ -195,6 +197,41 @@ public sealed class IncrementalSyncTests(DovecotFixture fixture, ITestOutputHelp
             Assert.Equal(0, f.FlagsUpdated);
             Assert.True(f.Unchanged, $"{f.SourceFolder} was not skipped as unchanged");
         });
+    }
+
+    // Engine bug (reported, not fixed here: src belongs to another branch): the folder is logged as
+    // "creating target folder Projects" but ImapStore.EnsureFolderCoreAsync never sends CREATE,
+    // because Client.GetFolderAsync("Projects") does not throw FolderNotFoundException (Dovecot
+    // keeps the subscription of a deleted folder, so the subscribed listing still names it); the
+    // SELECT then fails with "NO Mailbox doesn't exist" and the folder is skipped on every run.
+    [Fact(Skip = "engine bug: a target folder deleted since the last run is never re-created (see comment)")]
+    public async Task A_target_folder_deleted_since_the_last_run_is_created_again_and_filled_again()
+    {
+        var (source, target) = await SeededPairAsync("inc-gone", perFolder: 15);
+        using var job = ImapJob.Create(Server.ImapPort, source, Server.ImapPort, target);
+        Assert.Equal(JobStatus.Succeeded, (await ImapJob.RunAsync(job)).Status);
+        using (var client = await Server.ConnectAsync(target))
+        {
+            await (await client.GetFolderAsync("Projects")).DeleteAsync();
+            await client.DisconnectAsync(quit: true);
+        }
+
+        var log = new CapturedLog();
+        var again = await ImapJob.RunAsync(job, log);
+
+        log.Messages.Where(m => m.Contains("Projects", StringComparison.Ordinal)).ToList().ForEach(output.WriteLine);
+        output.WriteLine($"{again.Status} {again.Error}");
+        again.Folders.ForEach(f => output.WriteLine($"{f.SourceFolder}: unchanged {f.Unchanged}, copied {f.Copied}, failed {f.Failed}, error {f.Error}"));
+        again.Warnings.ForEach(output.WriteLine);
+        again.Failures.ForEach(f => output.WriteLine($"{f.SourceFolder} {f.SourceUid}: {f.Reason}"));
+        Assert.Equal(JobStatus.Succeeded, again.Status);
+        var projects = again.Folders.Single(f => f.SourceFolder == "Projects");
+        Assert.False(projects.Unchanged);
+        Assert.Equal(15, projects.Copied);
+        Assert.Equal(15, again.Appended);
+        Assert.All(again.Folders.Where(f => f != projects), f => Assert.True(f.Unchanged, $"{f.SourceFolder} was not skipped as unchanged"));
+        var census = await Census.TakeAsync(Server, source, Server, target);
+        Assert.True(census.ExactlyOnce, census.ToString());
     }
 
     private async Task<(TestUser Source, TestUser Target)> SeededPairAsync(string name, int perFolder)
