@@ -28,6 +28,7 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
     private IMailFolder? _current;
     private (string Name, bool ForWriting, uint UidValidity)? _opened;
     private NamespaceInfo? _namespace;
+    private HashSet<string> _listed = new(StringComparer.Ordinal);
 
     public MailEndpoint Endpoint { get; } = endpoint;
 
@@ -124,6 +125,7 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
                 CountersOf(folder, status)));
         }
 
+        _listed = result.Select(f => f.FullName).ToHashSet(StringComparer.Ordinal);
         return result;
     }
 
@@ -234,12 +236,22 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
 
     private async Task EnsureFolderCoreAsync(string fullName, bool subscribe, CancellationToken cancellationToken)
     {
-        IMailFolder folder;
-        try
+        IMailFolder? folder = null;
+        // Only a folder the last listing showed is looked up: MailKit also hands back a folder that
+        // is merely still subscribed (Dovecot keeps the subscription of a deleted folder), and that
+        // one must be created again.
+        if (_listed.Contains(fullName) || string.Equals(fullName, "INBOX", StringComparison.OrdinalIgnoreCase))
         {
-            folder = await GetFolderAsync(fullName, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                folder = await GetFolderAsync(fullName, cancellationToken).ConfigureAwait(false);
+            }
+            catch (FolderNotFoundException)
+            {
+            }
         }
-        catch (FolderNotFoundException)
+
+        if (folder is null)
         {
             var delimiter = Namespace.Delimiter;
             var cut = delimiter == '\0' ? -1 : fullName.LastIndexOf(delimiter);
@@ -251,6 +263,7 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
 
             folder = await parent.CreateAsync(name, isMessageFolder: true, cancellationToken).ConfigureAwait(false)
                 ?? throw new InvalidOperationException($"the server did not create \"{fullName}\"");
+            _listed.Add(fullName);
         }
 
         if (subscribe)
