@@ -169,13 +169,13 @@ public sealed class MigrationEngine(
 
     /// <summary>
     /// Two logins cost about as much as copying a few dozen messages, so a run with little to do
+    /// (<see cref="MigrationOptions.MessagesPerConnectionPair"/> per pair)
     /// (a nightly run, a few new messages) stays on one pair. The estimate comes from the listed
     /// STATUS: messages past the recorded UIDNEXT, or all of them for a folder never completed;
     /// without STATUS every folder counts as big.
     /// </summary>
     private int PairsWorthOpening(List<FolderWork> work)
     {
-        const int MessagesPerExtraPair = 200;
         long estimate = 0;
         foreach (var item in work)
         {
@@ -187,7 +187,7 @@ public sealed class MigrationEngine(
                 : Math.Max(0, (long)counters.UidNext - pair.SourceUidNext);
         }
 
-        return (int)Math.Min(int.MaxValue, 1 + (estimate / MessagesPerExtraPair));
+        return (int)Math.Min(int.MaxValue, 1 + (estimate / Math.Max(1, options.MessagesPerConnectionPair)));
     }
 
     private async Task<FolderCopier?> OpenCopierAsync(int index, List<IAsyncDisposable> opened, CancellationToken cancellationToken)

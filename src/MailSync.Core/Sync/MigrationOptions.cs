@@ -27,6 +27,12 @@ public sealed record MigrationOptions
     /// </summary>
     public IReadOnlyCollection<string> JobsSharingTarget { get; init; } = [];
 
+    /// <summary>
+    /// Messages to copy per connection pair before another pair is worth its logins: a run with
+    /// little to do stays on one pair (see MigrationEngine.PairsWorthOpening).
+    /// </summary>
+    public int MessagesPerConnectionPair { get; init; } = 200;
+
     /// <summary>Messages larger than this are spooled to a temporary file instead of memory.</summary>
     public long SpoolToDiskAbove { get; init; } = MessageSpool.DefaultSpoolToDiskAbove;
 }

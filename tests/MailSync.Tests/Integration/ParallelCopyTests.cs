@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using MailSync.Core.Jobs;
+using MailSync.Core.Sync;
 using MailSync.Tests.Infrastructure;
 using MailSync.Tests.Support;
 using Xunit.Abstractions;
@@ -14,6 +15,10 @@ namespace MailSync.Tests.Integration;
 [Collection(DovecotCollection.Name)]
 public sealed class ParallelCopyTests(DovecotFixture fixture, ITestOutputHelper output)
 {
+    // These tests use a few dozen messages per folder; by default extra pairs are opened only for
+    // about 200 messages each (MigrationOptions.MessagesPerConnectionPair), so here every folder earns one.
+    private static readonly MigrationOptions EveryFolderItsPair = new() { MessagesPerConnectionPair = 1 };
+
     // Every parent is itself a seeded folder, so the job has exactly these folders.
     private static readonly string[] Folders = ["INBOX", "Archive", "Archive/2023", "Projects", "Receipts", "Travel"];
 
@@ -35,7 +40,7 @@ public sealed class ParallelCopyTests(DovecotFixture fixture, ITestOutputHelper 
             $", \"maxConnections\": {sourceMax}", $", \"maxConnections\": {targetMax}");
         var concurrency = new FolderConcurrency();
 
-        var result = await ImapJob.RunAsync(job, observer: concurrency);
+        var result = await ImapJob.RunAsync(job, options: EveryFolderItsPair, observer: concurrency);
 
         output.WriteLine($"{result.Status}; connections source {sourceProxy.ConnectionCount}, target {targetProxy.ConnectionCount}; at most {concurrency.Max} folders at once");
         Assert.Equal(JobStatus.Succeeded, result.Status);
@@ -106,7 +111,7 @@ public sealed class ParallelCopyTests(DovecotFixture fixture, ITestOutputHelper 
             ", \"maxConnections\": 3, \"retryAttempts\": 6, \"retryDelaySeconds\": 1, \"timeoutSeconds\": 10");
         var log = new CapturedLog();
 
-        var run = ImapJob.RunAsync(job, log);
+        var run = ImapJob.RunAsync(job, log, EveryFolderItsPair);
         await WaitForCopiedAsync(job, 120, run);
         // Both sides at once, so every worker loses its source and its target mid-folder.
         sourceProxy.CutAll();
@@ -142,7 +147,7 @@ public sealed class ParallelCopyTests(DovecotFixture fixture, ITestOutputHelper 
         var log = new CapturedLog();
         var concurrency = new FolderConcurrency();
 
-        var result = await ImapJob.RunAsync(job, log, observer: concurrency);
+        var result = await ImapJob.RunAsync(job, log, EveryFolderItsPair, concurrency);
 
         var refused = log.Messages.Where(m => m.Contains("could not be opened", StringComparison.Ordinal)).ToList();
         refused.ForEach(output.WriteLine);
@@ -174,7 +179,7 @@ public sealed class ParallelCopyTests(DovecotFixture fixture, ITestOutputHelper 
         var log = new CapturedLog();
         var concurrency = new FolderConcurrency();
 
-        var result = await ImapJob.RunAsync(job, log, observer: concurrency);
+        var result = await ImapJob.RunAsync(job, log, EveryFolderItsPair, concurrency);
 
         var census = await Census.TakeAsync(Server, source, Server, target);
         Assert.Equal(JobStatus.Succeeded, result.Status);
