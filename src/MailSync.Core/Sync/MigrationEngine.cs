@@ -71,14 +71,16 @@ public sealed class MigrationEngine(
                 continue;
             }
 
-            if (IsUnchanged(folder, targetsByName.GetValueOrDefault(folder.TargetName), folderResult))
+            // Read once: both the unchanged test and the estimate of work to share out need it.
+            var pair = folder.Source.Counters is null ? null : ledger.FindPair(job, folder.Source.FullName, folder.TargetName);
+            if (IsUnchanged(folder, pair, targetsByName.GetValueOrDefault(folder.TargetName), folderResult))
             {
                 _observer.FolderStarted(job, folder.Source.FullName, folder.TargetName, 0, 0);
                 _observer.FolderFinished(job, folderResult);
                 continue;
             }
 
-            work.Add(new FolderWork(folder, existingTargets.Contains(folder.TargetName), folderResult));
+            work.Add(new FolderWork(folder, pair, existingTargets.Contains(folder.TargetName), folderResult));
         }
 
         await CopyAllAsync(primary, work, cancellationToken).ConfigureAwait(false);
@@ -90,11 +92,10 @@ public sealed class MigrationEngine(
     /// arrived and no flag changed, so the folder is not even selected. Costs no round trip and
     /// does not grow with the number of messages.
     /// </summary>
-    private bool IsUnchanged(FolderMapping folder, FolderInfo? targetFolder, FolderResult folderResult)
+    private bool IsUnchanged(FolderMapping folder, FolderPairState? pair, FolderInfo? targetFolder, FolderResult folderResult)
     {
         if (options.RetryFailed || folder.Source.Counters is not { } counters)
             return false;
-        var pair = ledger.FindPair(job, folder.Source.FullName, folder.TargetName);
         if (pair?.CompletedUtc is null || counters.UidValidity != pair.SourceUidValidity || counters.UidNext != pair.SourceUidNext
             || (counters.HighestModSeq is { } modSeq && modSeq != pair.SourceHighestModSeq))
             return false;
@@ -181,10 +182,9 @@ public sealed class MigrationEngine(
         {
             if (item.Folder.Source.Counters is not { } counters)
                 return int.MaxValue;
-            var pair = ledger.FindPair(job, item.Folder.Source.FullName, item.Folder.TargetName);
-            estimate += pair?.CompletedUtc is null || pair.SourceUidValidity != counters.UidValidity
+            estimate += item.Pair?.CompletedUtc is null || item.Pair.SourceUidValidity != counters.UidValidity
                 ? counters.Count
-                : Math.Max(0, (long)counters.UidNext - pair.SourceUidNext);
+                : Math.Max(0, (long)counters.UidNext - item.Pair.SourceUidNext);
         }
 
         return (int)Math.Min(int.MaxValue, 1 + (estimate / Math.Max(1, options.MessagesPerConnectionPair)));
@@ -250,5 +250,6 @@ public sealed class MigrationEngine(
             result.Warnings.Add(warning);
     }
 
-    private sealed record FolderWork(FolderMapping Folder, bool TargetExists, FolderResult Result);
+    /// <param name="Pair">The ledger's pair as listed before copying (null: never recorded, or no STATUS to compare).</param>
+    private sealed record FolderWork(FolderMapping Folder, FolderPairState? Pair, bool TargetExists, FolderResult Result);
 }
