@@ -8,4 +8,7 @@ public sealed record AppendItem(MimeMessage Message, MessageFlags Flags, IReadOn
 {
     /// <summary>Bytes on the wire, as measured when the message was prepared; sizes the command's time limit.</summary>
     public long Size { get; init; }
+
+    /// <summary>The message holds NUL bytes: it goes as a binary literal (RFC 3516), which only a target offering BINARY takes.</summary>
+    public bool Binary { get; init; }
 }

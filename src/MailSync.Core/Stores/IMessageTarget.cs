@@ -5,6 +5,12 @@ namespace MailSync.Core.Stores;
 /// <summary>A store messages are written to.</summary>
 public interface IMessageTarget : IMailStore
 {
+    /// <summary>
+    /// The target takes binary literals (BINARY, RFC 3516), so a message with NUL bytes can be
+    /// appended exactly. Known once connected.
+    /// </summary>
+    bool TakesBinary { get; }
+
     /// <summary>Creates the folder if it does not exist (parents must exist), and subscribes it when asked (the caller asks only when it is not yet).</summary>
     Task EnsureFolderAsync(string fullName, bool subscribe, CancellationToken cancellationToken);
 

@@ -3,81 +3,19 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using MimeKit;
 using MimeKit.IO;
+using MimeKit.Utils;
 
 namespace MailSync.Core.Stores;
 
 /// <summary>
-/// Builds the <see cref="MimeMessage"/> that MailKit appends so that it writes the source's bytes
-/// unchanged apart from CRLF line endings and a final newline. The header block is parsed (MimeKit
-/// keeps every header's raw bytes, folding and invalid lines included) and the body is carried
-/// verbatim by <see cref="RawBodyPart"/>, so broken MIME is never "repaired" on the way.
+/// What MailSync reads from a message's raw bytes without ever changing them (the bytes appended
+/// are the bytes the source served, <see cref="VerbatimMessage"/>): whether they can be appended at
+/// all, and the header lines that identify and date the message, read tolerantly.
 /// </summary>
 public static class RawMessage
 {
-    /// <summary>How the message will be written; only <see cref="Shape.EmptyHeaderAdded"/> changes its bytes.</summary>
-    public enum Shape
-    {
-        /// <summary>Header block, blank line, body: written verbatim (CRLF aside).</summary>
-        Verbatim,
-
-        /// <summary>No blank line ends the headers: written as they were, plus a final line break if missing.</summary>
-        HeadersOnly,
-
-        /// <summary>No parseable header at all: written as a body after an empty header block.</summary>
-        EmptyHeaderAdded,
-    }
-
-    /// <summary>
-    /// Wraps <paramref name="content"/> (seekable; read during APPEND, so keep it open until then).
-    /// </summary>
-    public static MimeMessage Create(Stream content, out Shape shape) => Create(content, canonical: false, out shape);
-
-    /// <summary>
-    /// As <see cref="Create(Stream, out Shape)"/>, for content already known to be canonical
-    /// (<see cref="Scan"/>): its body is then copied without the CRLF filter.
-    /// </summary>
-    public static MimeMessage Create(Stream content, bool canonical, out Shape shape)
-    {
-        ArgumentNullException.ThrowIfNull(content);
-        if (!content.CanSeek)
-            throw new ArgumentException("the message stream must be seekable", nameof(content));
-
-        var headerEnd = FindHeaderEnd(content);
-        if (headerEnd > 0)
-        {
-            var parsed = TryParseHeaders(new BoundStream(content, 0, headerEnd, leaveOpen: true));
-            if (parsed?.Body is { } parsedBody)
-            {
-                var body = new RawBodyPart(new BoundStream(content, headerEnd, -1, leaveOpen: true), canonical);
-                // The parser puts Content-* lines on the body entity; keep them (with their original
-                // offsets) so MimeKit writes every header line in its original order.
-                foreach (var header in parsedBody.Headers)
-                    body.Headers.Add(header);
-                parsed.Body = body;
-                shape = Shape.Verbatim;
-                return parsed;
-            }
-        }
-
-        // MimeKit ends a body-less header block with one line break of its own, so parse it
-        // without its last line break: the message then comes back as it was.
-        var headersOnly = headerEnd < 0 ? TryParseHeaders(new BoundStream(content, 0, content.Length - TrailingLineBreak(content), leaveOpen: true)) : null;
-        if (headersOnly is not null)
-        {
-            // Everything is header: written back as it was, ending with a line break.
-            headersOnly.Body = null;
-            shape = Shape.HeadersOnly;
-            return headersOnly;
-        }
-
-        // Not a message MimeKit can read headers from (empty, or garbage first line): send the bytes
-        // as a body behind an empty header block rather than refuse the message.
-        var message = new MimeMessage();
-        message.Headers.Clear();
-        message.Body = new RawBodyPart(new BoundStream(content, 0, -1, leaveOpen: true));
-        shape = Shape.EmptyHeaderAdded;
-        return message;
-    }
+    /// <summary>Header blocks are read up to this size: a message that is all header (or garbage) must not be parsed whole.</summary>
+    private const int MaxHeaderBytes = 1 << 20;
 
     /// <summary>What one pass over a message's bytes tells before it is appended.</summary>
     /// <returns>
@@ -158,30 +96,62 @@ public static class RawMessage
         return false;
     }
 
-    private static int TrailingLineBreak(Stream content)
+    /// <summary>
+    /// The header lines of the message in <paramref name="content"/>, read tolerantly: an mbox
+    /// "From " line before them is passed over, the block ends at the first blank line (or at
+    /// <see cref="MaxHeaderBytes"/>), and a block MimeKit cannot read at all gives an empty list
+    /// rather than an error. For identity and dates only; nothing here is written to the target.
+    /// </summary>
+    public static HeaderList ReadHeaders(Stream content)
     {
-        var length = content.Length;
-        if (length == 0)
-            return 0;
-        Span<byte> tail = stackalloc byte[2];
-        var take = (int)Math.Min(2, length);
-        content.Position = length - take;
-        content.ReadExactly(tail[..take]);
-        if (tail[take - 1] != (byte)'\n')
-            return 0;
-        return take == 2 && tail[0] == (byte)'\r' ? 2 : 1;
-    }
-
-    private static MimeMessage? TryParseHeaders(Stream stream)
-    {
+        ArgumentNullException.ThrowIfNull(content);
+        var end = FindHeaderEnd(content);
+        var length = end < 0 ? Math.Min(content.Length, MaxHeaderBytes) : Math.Min(end, MaxHeaderBytes);
+        var start = FromLineLength(content, length);
         try
         {
-            return MimeMessage.Load(stream);
+            return HeaderList.Load(ParserOptions.Default, new BoundStream(content, start, length, leaveOpen: true));
         }
         catch (FormatException)
         {
-            return null;
+            return [];
         }
+        finally
+        {
+            content.Position = 0;
+        }
+    }
+
+    /// <summary>The Message-ID in <paramref name="headers"/> without its angle brackets, or null.</summary>
+    public static string? MessageId(HeaderList headers)
+    {
+        var index = headers.IndexOf(HeaderId.MessageId);
+        if (index < 0)
+            return null;
+        var header = headers[index];
+        var raw = header.RawValue;
+        var parsed = MimeUtils.ParseMessageId(raw, 0, raw.Length);
+        var id = parsed ?? header.Value.Trim().Trim('<', '>');
+        return string.IsNullOrWhiteSpace(id) ? null : id;
+    }
+
+    /// <summary>Length of a leading mbox "From " line (with its line break), else 0.</summary>
+    private static long FromLineLength(Stream content, long limit)
+    {
+        content.Position = 0;
+        Span<byte> first = stackalloc byte[5];
+        if (limit < 5 || content.Read(first) < 5 || !first.SequenceEqual("From "u8))
+            return 0;
+        long offset = 5;
+        int b;
+        while (offset < limit && (b = content.ReadByte()) >= 0)
+        {
+            offset++;
+            if (b == '\n')
+                return offset;
+        }
+
+        return 0;
     }
 
     /// <summary>Offset just past the blank line that ends the header block, or -1 when there is none.</summary>

@@ -358,11 +358,11 @@ internal sealed class FolderCopier(
     private string? Prepare(MessageInfo message, Stream? spool, FolderStatus targetStatus, FolderResult folderResult, out AppendItem? item, out long targetSize)
     {
         item = null;
-        var failure = TargetWriter.Prepare(spool, out var mime, out var shape, out targetSize);
+        targetSize = 0;
+        var failure = TargetWriter.Prepare(spool, target.TakesBinary, out var mime, out var binary);
         if (failure is not null)
             return failure;
-        if (shape == RawMessage.Shape.EmptyHeaderAdded)
-            Warn($"{folderResult.SourceFolder} UID {message.Uid}: no readable header; copied as a body behind an empty header block");
+        targetSize = spool!.Length;
 
         var keywords = new List<string>();
         foreach (var keyword in message.Keywords)
@@ -377,7 +377,7 @@ internal sealed class FolderCopier(
             }
         }
 
-        item = new AppendItem(mime!, message.Flags & FlagText.Settable, keywords, message.InternalDate) { Size = targetSize };
+        item = new AppendItem(mime!, message.Flags & FlagText.Settable, keywords, message.InternalDate) { Size = targetSize, Binary = binary };
         return null;
     }
 

@@ -237,7 +237,8 @@ public sealed class Pop3MigrationEngine(
                 var message = batch[i];
                 // Only a retried message has a row already; a new one starts at zero attempts.
                 var earlier = records.GetValueOrDefault(ids[i]);
-                var failure = TargetWriter.Prepare(i < streams.Count ? streams[i] : null, out var mime, out var shape, out var targetSize);
+                var spool = i < streams.Count ? streams[i] : null;
+                var failure = TargetWriter.Prepare(spool, target.TakesBinary, out var mime, out var binary);
                 if (failure is not null)
                 {
                     var failed = NewRecord(ids[i], message, MessageState.Failed, 0, 0, null, uidNext, failure) with { Attempts = (earlier?.Attempts ?? 0) + 1 };
@@ -246,11 +247,13 @@ public sealed class Pop3MigrationEngine(
                     continue;
                 }
 
-                if (shape == RawMessage.Shape.EmptyHeaderAdded)
-                    Warn(result, $"POP3 message {message.Key}: no readable header; copied as a body behind an empty header block");
-                var (date, dateSource) = ArrivalDate.Choose(mime!.Headers, retrievedAt);
-                messageIds[ids[i]] = mime.MessageId;
-                items.Add(new AppendItem(mime, flags, keywords, date) { Size = targetSize });
+                // Identity and date come from the raw header lines, read tolerantly; the bytes
+                // appended are RETR's, dot-unstuffed, and nothing else.
+                var headers = RawMessage.ReadHeaders(spool!);
+                var targetSize = spool!.Length;
+                var (date, dateSource) = ArrivalDate.Choose(headers, retrievedAt);
+                messageIds[ids[i]] = RawMessage.MessageId(headers);
+                items.Add(new AppendItem(mime!, flags, keywords, date) { Size = targetSize, Binary = binary });
                 // The Message-ID is left out of the matching key: MimeKit's reading of a broken
                 // header may differ from the target's envelope, and date + size already pair.
                 intents.Add(NewRecord(ids[i], message, MessageState.Pending, date.ToUnixTimeSeconds(), targetSize, dateSource, uidNext, null) with

@@ -4,7 +4,6 @@ using MailSync.Core.Model;
 using MailSync.Core.Resilience;
 using MailSync.Core.Stores;
 using MimeKit;
-using MimeKit.IO;
 using Serilog;
 
 namespace MailSync.Core.Sync;
@@ -17,8 +16,6 @@ namespace MailSync.Core.Sync;
 internal sealed class TargetWriter(
     string job, IMessageTarget target, CheckpointLedger ledger, MigrationOptions options, StoreRetry retry, AccountPipelines pipelines, ILogger log)
 {
-    private static readonly FormatOptions AppendFormat = CreateAppendFormat();
-
     /// <summary>
     /// Opens the target folder (read-write, to learn which keywords it keeps). A dry run creates no
     /// folder, so a folder still to be created is planned as an empty one that takes every keyword.
@@ -72,24 +69,23 @@ internal sealed class TargetWriter(
     }
 
     /// <summary>
-    /// Checks and parses one downloaded message; returns why it cannot be appended, or null with
-    /// the message and the size the target will report for it.
+    /// Checks one downloaded message; returns why it cannot be appended, or null with the message
+    /// to append (its bytes exactly as the source served them, <see cref="VerbatimMessage"/>) and
+    /// whether it needs a binary literal (it holds NUL bytes, which only a target offering BINARY,
+    /// RFC 3516, can take). The target then reports the message's size as the spool's length.
     /// </summary>
-    public static string? Prepare(Stream? spool, out MimeMessage? message, out RawMessage.Shape shape, out long targetSize)
+    public static string? Prepare(Stream? spool, bool targetTakesBinary, out MimeMessage? message, out bool binary)
     {
         message = null;
-        shape = RawMessage.Shape.Verbatim;
-        targetSize = 0;
+        binary = false;
         if (spool is null)
             return "the source did not return the message body";
-        var (hasNul, canonical) = RawMessage.Scan(spool);
-        if (hasNul)
-            return "contains NUL bytes, which IMAP APPEND cannot carry without BINARY (RFC 3516)";
+        var (hasNul, _) = RawMessage.Scan(spool);
+        if (hasNul && !targetTakesBinary)
+            return "contains NUL bytes, which IMAP APPEND can carry only as a binary literal, and the target does not offer BINARY (RFC 3516)";
 
-        message = RawMessage.Create(spool, canonical, out shape);
-        using var measure = new MeasuringStream();
-        message.WriteTo(AppendFormat, measure);
-        targetSize = measure.Length;
+        binary = hasNul;
+        message = VerbatimMessage.Create(spool);
         return null;
     }
 
@@ -234,14 +230,5 @@ internal sealed class TargetWriter(
         foreach (var row in pending.Where(p => records[p.SourceUid].State == MessageState.Pending))
             records.Remove(row.SourceUid);
         return matched.Count;
-    }
-
-    private static FormatOptions CreateAppendFormat()
-    {
-        // What MailKit's APPEND writes (ImapFolder.CreateAppendOptions), so sizes measured here match the target's.
-        var format = FormatOptions.Default.Clone();
-        format.NewLineFormat = NewLineFormat.Dos;
-        format.EnsureNewLine = true;
-        return format;
     }
 }

@@ -19,10 +19,9 @@ namespace MailSync.Tests.Infrastructure;
 /// of its state in one temp folder. The config comes from tests/dovecot/dovecot.conf.template,
 /// the same file scripts/demo-dovecot.sh renders, so tests and the demo see the same server.
 /// </summary>
-public sealed class DovecotServer : IAsyncDisposable
+public sealed partial class DovecotServer : IAsyncDisposable
 {
     private const string InstallHint = "Install it with: apt-get install -y dovecot-imapd dovecot-pop3d";
-    private const int SeedBatchSize = 100;
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(15);
     private static int s_userCounter;
@@ -228,8 +227,7 @@ public sealed class DovecotServer : IAsyncDisposable
     /// or "INBOX.Archive"), creating it and its parents as needed (subscribed unless
     /// <paramref name="subscribe"/> is false).
     /// Returns the UIDs the server assigned, in input order.
-    /// Bytes are stored unchanged except that MailKit's APPEND adds a final CRLF to a message
-    /// that does not end with one (FormatOptions.EnsureNewLine).
+    /// Bytes are stored exactly as given: they go in hand-written APPENDs (<see cref="RawImapSession"/>).
     /// </summary>
     public async Task<IReadOnlyList<UniqueId>> SeedAsync(
         TestUser user, string folder, IEnumerable<SeedMessage> messages, bool subscribe = true, CancellationToken ct = default)
@@ -238,22 +236,19 @@ public sealed class DovecotServer : IAsyncDisposable
         var target = await GetOrCreateFolderAsync(client, folder, subscribe, ct);
         await target.OpenAsync(FolderAccess.ReadWrite, ct);
 
+        var validity = target.UidValidity;
+        await client.DisconnectAsync(quit: true, ct);
+
+        // Hand-written APPENDs: the server gets exactly these bytes, never MailSync's or MimeKit's rendering of them.
         var uids = new List<UniqueId>();
-        foreach (var batch in messages.Chunk(SeedBatchSize))
+        await using var raw = await RawImapSession.LoginAsync(Host, ImapPort, user.Name, user.Password, ct);
+        foreach (var m in messages)
         {
-            // The engine's own wrapper: the bytes go in verbatim (CRLF aside), broken MIME included,
-            // where re-serialising a parsed MimeMessage would repair it.
-            var requests = batch
-                .Select(m => (IAppendRequest)new AppendRequest(
-                    RawMessage.Create(new MemoryStream(m.Raw, writable: false), out _),
-                    m.Flags,
-                    m.Keywords,
-                    m.InternalDate))
-                .ToList();
-            uids.AddRange(await target.AppendAsync(requests, ct));
+            var uid = await raw.AppendAsync(folder, m.Raw, m.Flags, m.Keywords, m.InternalDate, ct: ct)
+                ?? throw new InvalidOperationException("Dovecot gave no APPENDUID");
+            uids.Add(new UniqueId(validity, uid));
         }
 
-        await client.DisconnectAsync(quit: true, ct);
         return uids;
     }
 

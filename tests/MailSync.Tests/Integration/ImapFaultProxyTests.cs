@@ -457,7 +457,7 @@ public sealed class ImapFaultProxyTests(DovecotFixture fixture)
         new(raw, new DateTimeOffset(2021, 5, 4, 3, 2, 1, TimeSpan.Zero), MessageFlags.None, []);
 
     /// <summary>The bytes as they are (the engine's wrapper), where a parsed MimeMessage could be re-serialised.</summary>
-    private static MimeKit.MimeMessage Wrap(byte[] raw) => RawMessage.Create(new MemoryStream(raw, writable: false), out _);
+    private static MimeKit.MimeMessage Wrap(byte[] raw) => VerbatimMessage.Create(new MemoryStream(raw, writable: false));
 
     /// <summary>SequenceEqual: Assert.Equal on megabyte arrays takes seconds.</summary>
     private static bool Same(byte[] expected, byte[] actual) => expected.AsSpan().SequenceEqual(actual);

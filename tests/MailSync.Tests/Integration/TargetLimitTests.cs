@@ -94,7 +94,7 @@ public sealed class TargetLimitTests(FeatureDovecotFixture fixture)
     {
         var header = "From: a@example.org\r\nTo: b@example.org\r\nSubject: " + size + " bytes\r\n\r\n";
         var raw = Encoding.ASCII.GetBytes(header + new string('x', size - header.Length - 2) + "\r\n");
-        var message = RawMessage.Create(new MemoryStream(raw, writable: false), out _);
+        var message = VerbatimMessage.Create(new MemoryStream(raw, writable: false));
         return client.Inbox.AppendAsync(new AppendRequest(message, MessageFlags.None));
     }
 }

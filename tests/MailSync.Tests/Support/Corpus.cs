@@ -39,6 +39,20 @@ public static class Corpus
     public static List<string> NormalizedHashes(IEnumerable<byte[]> messages)
         => messages.Select(b => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Normalize(b)))).Order().ToList();
 
+    /// <summary>Every bare LF as CRLF, nothing else changed: how Dovecot serves a Maildir file.</summary>
+    public static byte[] ToCrlf(byte[] raw)
+    {
+        var output = new List<byte>(raw.Length + raw.Length / 40);
+        for (var i = 0; i < raw.Length; i++)
+        {
+            if (raw[i] == (byte)'\n' && (i == 0 || raw[i - 1] != (byte)'\r'))
+                output.Add((byte)'\r');
+            output.Add(raw[i]);
+        }
+
+        return output.ToArray();
+    }
+
     /// <summary>The bytes as an IMAP server should hand them back: CRLF line endings and a final newline.</summary>
     public static byte[] Normalize(byte[] raw)
     {

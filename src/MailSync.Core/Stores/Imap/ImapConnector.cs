@@ -8,7 +8,7 @@ namespace MailSync.Core.Stores.Imap;
 /// <summary>Opens and authenticates one <see cref="ImapClient"/>, mapping failures to <see cref="StoreConnectException"/>.</summary>
 internal static class ImapConnector
 {
-    public static async Task<ImapClient> ConnectAsync(MailEndpoint endpoint, IProtocolLogger protocolLogger, long spoolToDiskAbove, CancellationToken cancellationToken)
+    public static async Task<SpoolingImapClient> ConnectAsync(MailEndpoint endpoint, IProtocolLogger protocolLogger, long spoolToDiskAbove, CancellationToken cancellationToken)
     {
         var trust = new CertificateCheck(endpoint);
         var client = new SpoolingImapClient(protocolLogger, spoolToDiskAbove)
@@ -19,10 +19,13 @@ internal static class ImapConnector
         var connected = false;
         try
         {
-            await client.ConnectAsync(endpoint.Host, endpoint.Port, endpoint.Security, cancellationToken).ConfigureAwait(false);
+            // TLS is set up under MailKit, by the transport, so that MailSync's wire sits above it.
+            var wire = await ImapTransport.OpenAsync(endpoint, trust, cancellationToken).ConfigureAwait(false);
+            await client.ConnectAsync(wire, endpoint.Host, endpoint.Port, SecureSocketOptions.None, cancellationToken).ConfigureAwait(false);
+            client.Wire = wire;
             connected = true;
-            // Auto or a missing STARTTLS must never downgrade silently to plaintext.
-            if (endpoint.Security != SecureSocketOptions.None && !client.IsSecure)
+            // A missing STARTTLS must never downgrade silently to plaintext.
+            if (endpoint.Security != SecureSocketOptions.None && !wire.Encrypted)
                 throw ConnectFailures.NotEncrypted(endpoint);
 
             var credentials = new NetworkCredential(endpoint.User, endpoint.Password);

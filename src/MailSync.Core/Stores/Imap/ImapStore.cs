@@ -24,7 +24,7 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
     private const double MinimumBytesPerSecond = 128 * 1024;
 
     private readonly ImapReplyRecorder _recorder = new();
-    private ImapClient? _client;
+    private SpoolingImapClient? _client;
     private IMailFolder? _current;
     private (string Name, bool ForWriting, uint UidValidity)? _opened;
     private NamespaceInfo? _namespace;
@@ -41,9 +41,11 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
     public bool SupportsMultiAppend => (Client.Capabilities & ImapCapabilities.MultiAppend) != 0;
 
     // Not connected (a failure dropped the connection) is transient by nature: reconnecting fixes it.
-    private ImapClient Client => _client ?? throw new ServiceNotConnectedException($"{Endpoint}: not connected");
+    private SpoolingImapClient Client => _client ?? throw new ServiceNotConnectedException($"{Endpoint}: not connected");
 
     public bool IsConnected => _client is { IsConnected: true };
+
+    public bool TakesBinary => (Client.Capabilities & ImapCapabilities.Binary) != 0 && Client.Wire is not null;
 
     public Task ConnectAsync(CancellationToken cancellationToken)
     {
@@ -276,23 +278,20 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
     private async Task<IReadOnlyList<uint?>> AppendCoreAsync(string folderName, IReadOnlyList<AppendItem> items, CancellationToken cancellationToken)
     {
         var folder = await GetFolderAsync(folderName, cancellationToken).ConfigureAwait(false);
-        var requests = items.Select(i => (IAppendRequest)new AppendRequest(i.Message, i.Flags, i.Keywords, i.InternalDate)).ToList();
         var options = FormatOptions.Default;
         try
         {
-            if (requests.Count > 1 && SupportsMultiAppend)
+            // A binary message goes alone: its literal is the one literal of its command, so the
+            // wire turns the right one into "~{n}".
+            if (items.Count > 1 && SupportsMultiAppend && !items.Any(i => i.Binary))
             {
-                var uids = await folder.AppendAsync(options, requests, cancellationToken).ConfigureAwait(false);
-                return uids.Count == requests.Count ? uids.Select(u => (uint?)u.Id).ToList() : requests.Select(_ => (uint?)null).ToList();
+                var uids = await folder.AppendAsync(options, items.Select(Request).ToList(), cancellationToken).ConfigureAwait(false);
+                return uids.Count == items.Count ? uids.Select(u => (uint?)u.Id).ToList() : items.Select(_ => (uint?)null).ToList();
             }
 
-            var result = new List<uint?>(requests.Count);
-            foreach (var request in requests)
-            {
-                var uid = await folder.AppendAsync(options, request, cancellationToken).ConfigureAwait(false);
-                result.Add(uid?.Id);
-            }
-
+            var result = new List<uint?>(items.Count);
+            foreach (var item in items)
+                result.Add(await AppendOneAsync(folder, options, item, cancellationToken).ConfigureAwait(false));
             return result;
         }
         catch (ImapCommandException ex) when (ex.Response is ImapCommandResponse.No or ImapCommandResponse.Bad
@@ -302,6 +301,26 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
             throw new TargetRefusedException(string.IsNullOrEmpty(ex.ResponseText) ? ex.Message : ex.ResponseText, ex);
         }
     }
+
+    private async Task<uint?> AppendOneAsync(IMailFolder folder, FormatOptions options, AppendItem item, CancellationToken cancellationToken)
+    {
+        if (!item.Binary)
+            return (await folder.AppendAsync(options, Request(item), cancellationToken).ConfigureAwait(false))?.Id;
+        var wire = Client.Wire ?? throw new InvalidOperationException("a binary literal needs MailSync's own wire under the client");
+        if ((Client.Capabilities & ImapCapabilities.Binary) == 0)
+            throw new InvalidOperationException("a binary literal was asked of a server without BINARY");
+        wire.ExpectBinaryLiteral(item.Size);
+        try
+        {
+            return (await folder.AppendAsync(options, Request(item), cancellationToken).ConfigureAwait(false))?.Id;
+        }
+        finally
+        {
+            wire.ClearBinaryLiterals();
+        }
+    }
+
+    private static IAppendRequest Request(AppendItem item) => new AppendRequest(item.Message, item.Flags, item.Keywords, item.InternalDate);
 
     public async ValueTask DisposeAsync()
     {

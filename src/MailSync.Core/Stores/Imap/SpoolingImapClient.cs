@@ -10,5 +10,8 @@ namespace MailSync.Core.Stores.Imap;
 /// </summary>
 internal sealed class SpoolingImapClient(IProtocolLogger protocolLogger, long spoolToDiskAbove) : ImapClient(protocolLogger)
 {
+    /// <summary>The connection under this client, set once connected (<see cref="ImapTransport"/>).</summary>
+    public ImapWire? Wire { get; set; }
+
     protected override ImapFolder CreateImapFolder(ImapFolderConstructorArgs args) => new SpoolingImapFolder(args, spoolToDiskAbove);
 }

@@ -1,0 +1,168 @@
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.RegularExpressions;
+using MailKit;
+
+namespace MailSync.Tests.Infrastructure;
+
+/// <summary>
+/// A hand-written IMAP session for seeding test servers: LOGIN, then APPENDs whose literal is
+/// exactly the given bytes. Seeding must not go through MailSync's own APPEND path (nor MimeKit's
+/// serialiser, which adds a final newline), or a test comparing source and copy would agree with
+/// itself by construction. Plain connections on 127.0.0.1 only; no literal is ever read back.
+/// </summary>
+public sealed partial class RawImapSession : IAsyncDisposable
+{
+    private readonly TcpClient _tcp;
+    private readonly Stream _stream;
+    private readonly StreamReader _reader;
+    private int _tag;
+
+    private RawImapSession(TcpClient tcp)
+    {
+        _tcp = tcp;
+        _stream = tcp.GetStream();
+        _reader = new StreamReader(_stream, Encoding.Latin1, detectEncodingFromByteOrderMarks: false, bufferSize: 1);
+    }
+
+    /// <summary>Untagged lines of the last command.</summary>
+    public List<string> Untagged { get; } = [];
+
+    /// <summary>Connects, reads the greeting and logs in; throws with the server's words when LOGIN is refused.</summary>
+    public static async Task<RawImapSession> LoginAsync(string host, int port, string user, string password, CancellationToken ct = default)
+    {
+        var tcp = new TcpClient();
+        await tcp.ConnectAsync(host, port, ct);
+        var session = new RawImapSession(tcp);
+        var greeting = await session.ReadLineAsync(ct);
+        if (!greeting.StartsWith("* OK", StringComparison.Ordinal))
+            throw new InvalidOperationException($"unexpected greeting: {greeting}");
+        var answer = await session.CommandAsync($"LOGIN {Quote(user)} {Quote(password)}", ct);
+        if (!answer.Contains(" OK", StringComparison.Ordinal))
+            throw new InvalidOperationException($"LOGIN refused: {answer}");
+        return session;
+    }
+
+    /// <summary>Sends one command line without literals; returns its tagged answer ("Mn OK …").</summary>
+    public async Task<string> CommandAsync(string command, CancellationToken ct = default)
+    {
+        var tag = NextTag();
+        await WriteAsync(Encoding.UTF8.GetBytes($"{tag} {command}\r\n"), ct);
+        return await ReadTaggedAsync(tag, ct);
+    }
+
+    /// <summary>
+    /// APPENDs <paramref name="raw"/> unchanged to <paramref name="folder"/> (a decoded name; it is
+    /// sent in modified UTF-7). With <paramref name="binary"/> the literal is a literal8 (RFC 3516).
+    /// Returns the APPENDUID's UID, or null when the server gave none; throws on NO or BAD.
+    /// </summary>
+    public async Task<uint?> AppendAsync(
+        string folder, byte[] raw, MessageFlags flags, IEnumerable<string> keywords, DateTimeOffset internalDate, bool binary = false, CancellationToken ct = default)
+    {
+        var tag = NextTag();
+        var flagList = string.Join(' ', FlagNames(flags).Concat(keywords));
+        var date = internalDate.ToString("dd-MMM-yyyy HH:mm:ss ", CultureInfo.InvariantCulture)
+            + (internalDate.Offset < TimeSpan.Zero ? "-" : "+") + internalDate.Offset.ToString("hhmm", CultureInfo.InvariantCulture);
+        var line = $"{tag} APPEND {Quote(ModifiedUtf7.Encode(folder))} ({flagList}) \"{date}\" {(binary ? "~" : "")}{{{raw.Length}}}\r\n";
+        await WriteAsync(Encoding.ASCII.GetBytes(line), ct);
+        var go = await ReadLineAsync(ct);
+        if (!go.StartsWith('+'))
+            throw new InvalidOperationException($"APPEND to {folder} refused before the literal: {go}");
+        await WriteAsync(raw, ct);
+        await WriteAsync("\r\n"u8.ToArray(), ct);
+        var answer = await ReadTaggedAsync(tag, ct);
+        if (!answer.StartsWith(tag + " OK", StringComparison.Ordinal))
+            throw new InvalidOperationException($"APPEND to {folder} failed: {answer}");
+        var uid = AppendUid().Match(answer);
+        return uid.Success ? uint.Parse(uid.Groups[1].Value, CultureInfo.InvariantCulture) : null;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await CommandAsync("LOGOUT").WaitAsync(TimeSpan.FromSeconds(5));
+        }
+        catch (Exception ex) when (ex is IOException or TimeoutException or InvalidOperationException or SocketException)
+        {
+            // Closing anyway.
+        }
+
+        _reader.Dispose();
+        _tcp.Dispose();
+    }
+
+    /// <summary>A quoted string, escaping backslash and double quote.</summary>
+    public static string Quote(string text) => "\"" + text.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+
+    private static IEnumerable<string> FlagNames(MessageFlags flags)
+    {
+        if (flags.HasFlag(MessageFlags.Seen)) yield return "\\Seen";
+        if (flags.HasFlag(MessageFlags.Answered)) yield return "\\Answered";
+        if (flags.HasFlag(MessageFlags.Flagged)) yield return "\\Flagged";
+        if (flags.HasFlag(MessageFlags.Deleted)) yield return "\\Deleted";
+        if (flags.HasFlag(MessageFlags.Draft)) yield return "\\Draft";
+    }
+
+    private string NextTag() => "R" + (++_tag).ToString(CultureInfo.InvariantCulture);
+
+    private async Task WriteAsync(byte[] bytes, CancellationToken ct)
+    {
+        await _stream.WriteAsync(bytes, ct);
+        await _stream.FlushAsync(ct);
+    }
+
+    private async Task<string> ReadTaggedAsync(string tag, CancellationToken ct)
+    {
+        Untagged.Clear();
+        while (true)
+        {
+            var line = await ReadLineAsync(ct);
+            if (line.StartsWith(tag + " ", StringComparison.Ordinal))
+                return line;
+            Untagged.Add(line);
+        }
+    }
+
+    private async Task<string> ReadLineAsync(CancellationToken ct)
+        => await _reader.ReadLineAsync(ct).AsTask().WaitAsync(TimeSpan.FromSeconds(30), ct)
+            ?? throw new IOException("the server closed the connection");
+
+    [GeneratedRegex(@"\[APPENDUID \d+ (\d+)\]")]
+    private static partial Regex AppendUid();
+}
+
+/// <summary>RFC 3501 §5.1.3 mailbox name encoding, for hand-written commands.</summary>
+public static class ModifiedUtf7
+{
+    public static string Encode(string name)
+    {
+        var output = new StringBuilder();
+        var pending = new StringBuilder();
+        void Flush()
+        {
+            if (pending.Length == 0)
+                return;
+            var bytes = Encoding.BigEndianUnicode.GetBytes(pending.ToString());
+            output.Append('&').Append(Convert.ToBase64String(bytes).TrimEnd('=').Replace('/', ',')).Append('-');
+            pending.Clear();
+        }
+
+        foreach (var c in name)
+        {
+            if (c is >= (char)0x20 and <= (char)0x7e)
+            {
+                Flush();
+                output.Append(c == '&' ? "&-" : c.ToString());
+            }
+            else
+            {
+                pending.Append(c);
+            }
+        }
+
+        Flush();
+        return output.ToString();
+    }
+}
