@@ -63,6 +63,7 @@ render_config() {
       -e "s|@@SSL@@|yes|g" \
       -e "s|@@MAIL_PLUGINS@@||g" \
       -e "s|@@IMAP_PLUGINS@@||g" \
+      -e "s|@@IMAP_CAPABILITY@@||g" \
       -e "s|@@QUOTA_STORAGE@@|0|g" \
       -e "s|@@QUOTA_MAX_MAIL_SIZE@@|0|g" \
       -e "s|@@IMAP_PORT@@|$IMAP_PORT|g" \

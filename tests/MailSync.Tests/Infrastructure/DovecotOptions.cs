@@ -59,6 +59,12 @@ public sealed record DovecotOptions
     /// </summary>
     public bool DisableTls { get; init; }
 
+    /// <summary>
+    /// When true, IMAP's capability list leaves out BINARY (RFC 3516), as many servers' do: a
+    /// message with NUL bytes then cannot be appended and must be refused by name.
+    /// </summary>
+    public bool WithoutBinary { get; init; }
+
     /// <summary>Path of the dovecot binary; null looks in /usr/sbin, then on PATH.</summary>
     public string? DovecotPath { get; init; }
 }

@@ -84,6 +84,12 @@ public sealed partial class DovecotServer : IAsyncDisposable
     /// <summary>PID of the running dovecot master, or null while stopped.</summary>
     public int? ProcessId => _process is { HasExited: false } p ? p.Id : null;
 
+    /// <summary>Dovecot 2.3's post-login capabilities less BINARY (RFC 3516).</summary>
+    private const string CapabilitiesWithoutBinary =
+        "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT "
+        + "MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH "
+        + "ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE LITERAL+ SPECIAL-USE";
+
     private string UsersDirectory => Path.Combine(RootDirectory, "users.d");
 
     public static async Task<DovecotServer> StartAsync(DovecotOptions? options = null, CancellationToken ct = default)
@@ -426,6 +432,7 @@ public sealed partial class DovecotServer : IAsyncDisposable
             ["SSL"] = Options.DisableTls ? "no" : "yes",
             ["MAIL_PLUGINS"] = quota ? "quota" : "",
             ["IMAP_PLUGINS"] = quota ? "imap_quota" : "",
+            ["IMAP_CAPABILITY"] = Options.WithoutBinary ? CapabilitiesWithoutBinary : "",
             ["QUOTA_STORAGE"] = KiB(Options.QuotaStorageKb),
             ["QUOTA_MAX_MAIL_SIZE"] = KiB(Options.MaxMailSizeKb),
             ["IMAP_PORT"] = ImapPort.ToString(System.Globalization.CultureInfo.InvariantCulture),

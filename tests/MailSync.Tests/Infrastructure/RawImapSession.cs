@@ -78,6 +78,44 @@ public sealed partial class RawImapSession : IAsyncDisposable
         return uid.Success ? uint.Parse(uid.Groups[1].Value, CultureInfo.InvariantCulture) : null;
     }
 
+    /// <summary>
+    /// The message <paramref name="uid"/> of <paramref name="folder"/> as <c>BINARY.PEEK[]</c> (RFC 3516)
+    /// serves it: unlike <c>BODY[]</c>, where Dovecot shows a NUL as 0x80, NUL bytes come back as
+    /// they are stored (a message without Content-Transfer-Encoding is not decoded).
+    /// </summary>
+    public async Task<byte[]> FetchBinaryAsync(string folder, uint uid, CancellationToken ct = default)
+    {
+        var selected = await CommandAsync($"EXAMINE {Quote(ModifiedUtf7.Encode(folder))}", ct);
+        if (!selected.Contains(" OK", StringComparison.Ordinal))
+            throw new InvalidOperationException($"EXAMINE {folder}: {selected}");
+        var tag = NextTag();
+        await WriteAsync(Encoding.ASCII.GetBytes($"{tag} UID FETCH {uid.ToString(CultureInfo.InvariantCulture)} (BINARY.PEEK[])\r\n"), ct);
+        byte[]? body = null;
+        while (true)
+        {
+            var line = await ReadLineAsync(ct);
+            if (line.StartsWith(tag + " ", StringComparison.Ordinal))
+                return line.StartsWith(tag + " OK", StringComparison.Ordinal) && body is not null
+                    ? body
+                    : throw new InvalidOperationException($"UID FETCH {uid} in {folder}: {line}");
+            var literal = LiteralAtEnd().Match(line);
+            if (!literal.Success)
+                continue;
+            var chars = new char[int.Parse(literal.Groups[1].Value, CultureInfo.InvariantCulture)];
+            var read = 0;
+            while (read < chars.Length)
+            {
+                var n = await _reader.ReadAsync(chars.AsMemory(read), ct);
+                if (n == 0)
+                    throw new IOException("the server closed the connection inside a literal");
+                read += n;
+            }
+
+            // Latin-1 maps every byte to the char of the same value and back.
+            body = Encoding.Latin1.GetBytes(chars);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         try
@@ -128,6 +166,9 @@ public sealed partial class RawImapSession : IAsyncDisposable
     private async Task<string> ReadLineAsync(CancellationToken ct)
         => await _reader.ReadLineAsync(ct).AsTask().WaitAsync(TimeSpan.FromSeconds(30), ct)
             ?? throw new IOException("the server closed the connection");
+
+    [GeneratedRegex(@"~?\{(\d+)\}$")]
+    private static partial Regex LiteralAtEnd();
 
     [GeneratedRegex(@"\[APPENDUID \d+ (\d+)\]")]
     private static partial Regex AppendUid();

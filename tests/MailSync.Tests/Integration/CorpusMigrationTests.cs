@@ -79,7 +79,7 @@ public sealed class CorpusMigrationTests(DovecotFixture fixture, ITestOutputHelp
                 {
                     // Allowed only where the target server itself stores these bytes so: the same
                     // bytes APPENDed by hand must come back exactly as the copy did.
-                    Assert.True((await StoredByHandAsync(carried[i].Bytes)).AsSpan().SequenceEqual(copies[i].Bytes), Difference(path, carried[i], copies[i]));
+                    Assert.True((await Server.StoredByHandAsync(carried[i].Bytes)).AsSpan().SequenceEqual(copies[i].Bytes), Difference(path, carried[i], copies[i]));
                     changedByServer.Add($"{path} UID {carried[i].Uid}");
                     continue;
                 }
@@ -131,14 +131,6 @@ public sealed class CorpusMigrationTests(DovecotFixture fixture, ITestOutputHelp
             await (await client.GetFolderAsync(group.Key)).SubscribeAsync();
 
         await client.DisconnectAsync(quit: true);
-    }
-
-    /// <summary>What the server serves after a hand-written APPEND of <paramref name="raw"/> (to a scratch user's INBOX).</summary>
-    private async Task<byte[]> StoredByHandAsync(byte[] raw)
-    {
-        var scratch = await Server.CreateUserAsync("scratch");
-        await Server.SeedAsync(scratch, "INBOX", [new SeedMessage(raw, DateTimeOffset.UnixEpoch, 0, [])]);
-        return Assert.Single((await Mailbox.ReadAllAsync(Server, scratch))["INBOX"].Messages).Bytes;
     }
 
     /// <summary>The corpus source a folder's messages come from.</summary>

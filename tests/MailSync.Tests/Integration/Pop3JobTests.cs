@@ -20,33 +20,36 @@ public sealed class Pop3JobTests(DovecotFixture fixture)
     [Fact]
     public async Task DeleteFromSource_deletes_exactly_the_messages_whose_copy_was_confirmed()
     {
-        var source = await Server.CreateUserAsync("popdel");
-        var target = await Server.CreateUserAsync("popdel-dst");
-        await Server.SeedAsync(source, "INBOX", Synthetic.Messages(40, seed: 3));
-        // Two messages the target cannot take (NUL bytes: IMAP APPEND cannot carry them) stay on the server.
-        await Server.DoveadmAsync(Encoding.ASCII.GetBytes("Subject: nul one\r\n\r\nbody\0with NUL\r\n"), "save", "-u", source.Name, "-m", "INBOX");
-        await Server.DoveadmAsync(Encoding.ASCII.GetBytes("Subject: nul two\r\n\r\nanother\0NUL\r\n"), "save", "-u", source.Name, "-m", "INBOX");
-        var before = await Pop3Box.ReadAllAsync(Server, source);
+        // A server without BINARY: the two messages with NUL bytes cannot be appended to it.
+        await using var server = await DovecotServer.StartAsync(new DovecotOptions { WithoutBinary = true });
+        var source = await server.CreateUserAsync("popdel");
+        var target = await server.CreateUserAsync("popdel-dst");
+        await server.SeedAsync(source, "INBOX", Synthetic.Messages(40, seed: 3));
+        // Two messages the target cannot take (NUL bytes, and no BINARY to carry them) stay on the server.
+        await server.DoveadmAsync(Encoding.ASCII.GetBytes("Subject: nul one\r\n\r\nbody\0with NUL\r\n"), "save", "-u", source.Name, "-m", "INBOX");
+        await server.DoveadmAsync(Encoding.ASCII.GetBytes("Subject: nul two\r\n\r\nanother\0NUL\r\n"), "save", "-u", source.Name, "-m", "INBOX");
+        var before = await Pop3Box.ReadAllAsync(server, source);
         var refused = before.Where(m => m.Bytes.Contains((byte)0)).Select(m => m.Uidl).Order().ToList();
         Assert.Equal(2, refused.Count);
 
-        using var job = JobFile.CreatePop3(Server, source, Server, target, ", \"deleteFromSource\": true");
+        using var job = JobFile.CreatePop3(server, source, server, target, ", \"deleteFromSource\": true");
         var result = await job.RunAsync();
         Assert.Equal(JobStatus.CompletedWithFailures, result.Status);
         Assert.Equal(refused, result.Failures.Select(f => f.SourceKey!).Order());
+        Assert.All(result.Failures, f => Assert.Contains("does not offer BINARY", f.Reason, StringComparison.Ordinal));
         Assert.Equal(40, result.Folders[0].DeletedFromSource);
 
         // The server keeps exactly the two that never reached the target; the target has the other 40.
-        var after = await Pop3Box.ReadAllAsync(Server, source);
+        var after = await Pop3Box.ReadAllAsync(server, source);
         Assert.Equal(refused, after.Select(m => m.Uidl).Order());
-        var copies = (await Mailbox.ReadAllAsync(Server, target))["INBOX"].Messages;
+        var copies = (await Mailbox.ReadAllAsync(server, target))["INBOX"].Messages;
         Assert.Equal(Corpus.NormalizedHashes(before.Where(m => !refused.Contains(m.Uidl)).Select(m => m.Bytes)), Corpus.NormalizedHashes(copies.Select(c => c.Bytes)));
 
         // A second run copies nothing, deletes nothing more, and still names the two it cannot copy.
         var again = await job.RunAsync();
         Assert.Equal((0, 0), (again.Appended, again.Folders[0].DeletedFromSource));
         Assert.Equal(refused, again.Failures.Select(f => f.SourceKey!).Order());
-        Assert.Equal(refused, (await Pop3Box.ReadAllAsync(Server, source)).Select(m => m.Uidl).Order());
+        Assert.Equal(refused, (await Pop3Box.ReadAllAsync(server, source)).Select(m => m.Uidl).Order());
     }
 
     [Fact]
