@@ -128,6 +128,9 @@ public sealed class CyrusServerTests(CyrusFixture fixture, ITestOutputHelper out
         using var client = await Server.ConnectAsync(user);
         Assert.Empty(client.PersonalNamespaces);
         Assert.Single(client.OtherNamespaces);
+
+        // The protocol log (CyrusOptions.ProtocolLog) is what ReadLogTail has to show for a session.
+        Assert.Contains("NAMESPACE NIL", Server.ReadLogTail(maxLines: 200));
     }
 
     [Fact]
