@@ -28,7 +28,8 @@ if [[ $(id -u) -ne 0 ]]; then
   sudo=(sudo -n)
 fi
 
-apt_updated=0
+# MAILSYNC_APT_UPDATED=1: the caller (.ci/run) has just run apt-get update.
+apt_updated=${MAILSYNC_APT_UPDATED:-0}
 apt_update_once() {
   if [[ $apt_updated -eq 0 ]]; then
     "${sudo[@]}" apt-get update -qq
@@ -88,9 +89,11 @@ install_courier() {
   local work
   work=$("${sudo[@]}" mktemp -d "$CACHE_ROOT/.courier-new.XXXXXX")
   "${sudo[@]}" chmod 755 "$work"
-  # apt-get download writes into the current folder; _apt cannot write into a root-only one,
-  # which only costs a warning about the unsandboxed download.
+  # apt-get download writes into the current folder as the sandbox user _apt when it can
+  # (else it warns and downloads unsandboxed).
+  if id _apt >/dev/null 2>&1; then "${sudo[@]}" chown _apt "$work"; fi
   (cd "$work" && "${sudo[@]}" apt-get download "${COURIER_PACKAGES[@]}" </dev/null)
+  "${sudo[@]}" chown -R root:root "$work"
   "${sudo[@]}" mkdir "$work/root"
   local deb
   for deb in "$work"/*.deb; do

@@ -541,7 +541,16 @@ public sealed class CourierServer : IAsyncDisposable
                 var greeting = await reader.ReadLineAsync(attempt.Token);
                 if (greeting is not null && greeting.StartsWith("* OK", StringComparison.Ordinal))
                 {
-                    return;
+                    // Another server may hold the port we picked (couriertcpd then logs "bind:
+                    // Address already in use" and the launcher exits within milliseconds): the
+                    // greeting only counts if our launcher is still alive a moment later.
+                    await Task.Delay(100, ct);
+                    if (!process.HasExited)
+                    {
+                        return;
+                    }
+
+                    continue;
                 }
 
                 lastProblem = $"unexpected greeting '{greeting}'";

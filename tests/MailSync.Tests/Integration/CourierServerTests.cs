@@ -4,6 +4,7 @@ using MailKit;
 using MailKit.Net.Imap;
 using MailKit.Security;
 using MailSync.Tests.Infrastructure;
+using Xunit.Abstractions;
 
 namespace MailSync.Tests.Integration;
 
@@ -12,7 +13,7 @@ namespace MailSync.Tests.Integration;
 /// Courier-IMAP 5.0 (Debian 12) does to what it is given, so tests against it can rely on it.
 /// </summary>
 [Collection(CourierCollection.Name)]
-public sealed class CourierServerTests(CourierFixture fixture)
+public sealed class CourierServerTests(CourierFixture fixture, ITestOutputHelper output)
 {
     private static readonly DateTimeOffset SomeDate = new(2020, 2, 1, 10, 11, 12, TimeSpan.FromHours(1));
 
@@ -206,6 +207,7 @@ public sealed class CourierServerTests(CourierFixture fixture)
         string root;
         try
         {
+            output.WriteLine($"start: {startTime.TotalMilliseconds:0} ms in all, {server.StartDuration.TotalMilliseconds:0} ms from spawn to greeting");
             pid = server.ProcessId ?? throw new InvalidOperationException("no process");
             root = server.RootDirectory;
             Assert.NotEqual(Server.ImapPort, server.ImapPort);
