@@ -28,7 +28,12 @@ namespace MailSync.Tests.Infrastructure;
 /// makeuserdb) and couriertcpd → imaplogin → imapd, configured with Debian's stock
 /// /etc/courier/imapd and imapd-ssl except: STARTTLS off (no certificate), only 127.0.0.1, and
 /// 40 connections per IP (all tests share one IP). Mail processes run as nobody; every user has
-/// a Maildir under mail/NAME/Maildir. Personal namespace "INBOX." with separator '.'.
+/// a Maildir under mail/NAME/Maildir. Personal namespace "INBOX." with separator '.'; CREATE
+/// outside INBOX is refused and does not subscribe.
+/// </para>
+/// <para>
+/// A failed LOGIN is answered after about 5 s (imaplogin's fixed delay), so a wrong-password
+/// test costs that much per attempt. Start takes ~0.1 s; stop well under a second.
 /// </para>
 /// </summary>
 public sealed class CourierServer : IAsyncDisposable
@@ -354,8 +359,11 @@ public sealed class CourierServer : IAsyncDisposable
     /// created and subscribed if missing) with a raw IMAP APPEND of exactly
     /// <paramref name="rawMessage"/>, independent of MailSync and MailKit (see
     /// <see cref="RawImapSeeder"/>). Returns the UID from APPENDUID.
-    /// Courier stores LF line ends and serves CRLF, so a message with CRLF line ends and a final
-    /// CRLF comes back byte for byte; others do not (see CourierServerTests).
+    /// Courier stores LF line ends and serves CRLF, so a message with CRLF line ends, no bare CR
+    /// and a final CRLF comes back byte for byte; others do not (see CourierServerTests).
+    /// INTERNALDATE is the file's mtime: kept to the second, answered in +0000, and a date
+    /// before 1970 is refused (NO). Keywords are case-insensitive: the first spelling a folder
+    /// saw wins.
     /// </summary>
     public async Task<UniqueId> SeedRawAsync(
         TestUser user, string folder, byte[] rawMessage, MessageFlags flags, IReadOnlyList<string> keywords, DateTimeOffset internalDate,

@@ -106,7 +106,11 @@ public sealed class CourierServerTests(CourierFixture fixture, ITestOutputHelper
         Assert.Contains("INBOX.Projects", names);
         // Maildir++ on disk: one dot-folder per IMAP folder, without the INBOX prefix.
         Assert.True(Directory.Exists(Path.Combine(Server.MaildirPath(user), ".Projects.2025", "cur")));
+        // CREATE does not subscribe, and nothing may live beside INBOX.
+        Assert.Empty(await client.GetFoldersAsync(client.PersonalNamespaces[0], StatusItems.None, subscribedOnly: true));
         await client.DisconnectAsync(quit: true);
+        await using var raw = await RawImapSeeder.ConnectAsync(Server.Host, Server.ImapPort, user);
+        Assert.Equal(("NO", "Invalid mailbox name."), await raw.SendAsync("CREATE Outside"));
     }
 
     [Fact]
@@ -146,13 +150,15 @@ public sealed class CourierServerTests(CourierFixture fixture, ITestOutputHelper
 
     /// <summary>
     /// Courier keeps messages with LF line ends on disk and serves them with CRLF: every bare LF
-    /// comes back as CRLF and a missing final line end is added. NUL and 8-bit bytes are kept;
+    /// comes back as CRLF, a missing final line end is added and a bare CR is dropped (it strips
+    /// every CR on the way in). NUL and 8-bit bytes are kept;
     /// an 8-bit header (from a client that did not ENABLE UTF8=ACCEPT) earns an untagged
     /// "* OK [ALERT] Your IMAP client does not appear to correctly implement Unicode messages".
     /// </summary>
     [Theory]
     [InlineData("crlf", "Subject: a\r\n\r\nbody\r\n", "Subject: a\r\n\r\nbody\r\n", false)]
     [InlineData("bare-lf", "Subject: b\n\nline 1\nline 2\n", "Subject: b\r\n\r\nline 1\r\nline 2\r\n", false)]
+    [InlineData("bare-cr", "Subject: e\r\n\r\na\rb\r\n", "Subject: e\r\n\r\nab\r\n", false)]
     [InlineData("no-final-newline", "Subject: c\r\n\r\nno end", "Subject: c\r\n\r\nno end\r\n", false)]
     [InlineData("nul", "Subject: d\r\n\r\nbefore\0after\r\n", "Subject: d\r\n\r\nbefore\0after\r\n", false)]
     [InlineData("8bit-header", "Subject: caf\u00e9 \u00ff\r\n\r\nbody \u00e9\r\n", "Subject: caf\u00e9 \u00ff\r\n\r\nbody \u00e9\r\n", true)]
