@@ -284,7 +284,8 @@ public sealed class DovecotServerTests(DovecotFixture fixture)
         var user = await server.CreateUserAsync("relimit");
         var big = new SeedMessage(Encoding.ASCII.GetBytes("Subject: big\r\n\r\n" + new string('x', 90_000) + "\r\n"), DateTimeOffset.UtcNow, MessageFlags.None, []);
         await server.SeedAsync(user, "INBOX", [Message("small")]);
-        await Assert.ThrowsAsync<ImapCommandException>(() => server.SeedAsync(user, "INBOX", [big]));
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => server.SeedAsync(user, "INBOX", [big]));
+        Assert.Contains("[LIMIT]", refused.Message, StringComparison.Ordinal);
         var ports = (server.ImapPort, server.ImapsPort, server.Pop3Port, server.Pop3sPort);
 
         await Assert.ThrowsAsync<ArgumentException>(() => server.RestartAsync(new DovecotOptions { NamespaceStyle = NamespaceStyle.InboxPrefixDot }));
