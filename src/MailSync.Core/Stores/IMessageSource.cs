@@ -24,4 +24,10 @@ public interface IMessageSource : IMailStore
     /// where a few flags changed this lists those few, not every message.
     /// </summary>
     Task<IReadOnlyList<FlagState>> FetchFlagChangesAsync(ulong sinceModSeq, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Flags and keywords of every message in the current folder, in one UID FETCH of flags only:
+    /// how flag changes are found on a server without CONDSTORE, which cannot say what changed.
+    /// </summary>
+    Task<IReadOnlyList<FlagState>> FetchAllFlagsAsync(CancellationToken cancellationToken);
 }

@@ -62,10 +62,11 @@ internal sealed class FolderCopier(
         }
 
         if (!options.RetryFailed && pair.CompletedUtc is not null && pair.SourceUidNext == sourceStatus.UidNext
-            && (sourceStatus.HighestModSeq is null || sourceStatus.HighestModSeq == pair.SourceHighestModSeq)
+            && sourceStatus.HighestModSeq is { } modSeq && modSeq == pair.SourceHighestModSeq
             && records.Values.All(r => r.State != MessageState.Pending))
         {
             // Nothing arrived and nothing changed since the last complete pass: skip without listing.
+            // Only a CONDSTORE server can say that no flag changed; without it the flags are fetched.
             // (A server with LIST-STATUS never gets here: MigrationEngine skips such a folder unopened.)
             folderResult.Unchanged = true;
             folderResult.AlreadyCopied = records.Values.Count(r => r.State == MessageState.Copied);
@@ -121,9 +122,10 @@ internal sealed class FolderCopier(
     /// <summary>
     /// What a normal pass has to do in an opened folder: the messages to copy (returned) and the
     /// copied messages whose flags changed on the source since they were last synced (into
-    /// <paramref name="flagChanges"/>). After a complete pass on a CONDSTORE server only the new
-    /// UIDs are listed, plus the flags changed since the recorded HIGHESTMODSEQ; otherwise every
-    /// message is listed in one FETCH.
+    /// <paramref name="flagChanges"/>). After a complete pass only the new UIDs are listed, plus
+    /// the flags changed since the recorded HIGHESTMODSEQ on a CONDSTORE server, or every
+    /// message's flags (flags only, one FETCH) on a server that cannot say what changed; the first
+    /// pass lists every message in one FETCH.
     /// </summary>
     private async Task<List<MessageInfo>> ListWorkAsync(
         FolderPairState pair, FolderMapping folder, FolderStatus sourceStatus, Dictionary<uint, MessageRecord> records,
@@ -131,7 +133,8 @@ internal sealed class FolderCopier(
     {
         var sourceName = folder.Source.FullName;
         // RepairAfterValidityChangeAsync clears CompletedUtc when UIDVALIDITY changed, so the cursors are trusted only here.
-        var incremental = pair.CompletedUtc is not null && sourceStatus.HighestModSeq is not null && pair.SourceHighestModSeq != 0;
+        var incremental = pair.CompletedUtc is not null && pair.SourceUidNext > 0;
+        var condStore = sourceStatus.HighestModSeq is not null && pair.SourceHighestModSeq != 0;
         var summaries = await _sourceRetry.RunAsync(sourcePipelines.Read, $"list {sourceName}",
             ct => source.FetchSummariesAsync(incremental ? pair.SourceUidNext : 1, ct), cancellationToken).ConfigureAwait(false);
         var toCopy = new List<MessageInfo>();
@@ -146,7 +149,7 @@ internal sealed class FolderCopier(
         if (incremental)
         {
             var changed = await _sourceRetry.RunAsync(sourcePipelines.Read, $"flag changes in {sourceName}",
-                ct => source.FetchFlagChangesAsync(pair.SourceHighestModSeq, ct), cancellationToken).ConfigureAwait(false);
+                ct => condStore ? source.FetchFlagChangesAsync(pair.SourceHighestModSeq, ct) : source.FetchAllFlagsAsync(ct), cancellationToken).ConfigureAwait(false);
             foreach (var state in changed)
             {
                 if (records.TryGetValue(state.Uid, out var record))

@@ -88,7 +88,8 @@ public sealed class MigrationEngine(
 
     /// <summary>
     /// The folder's listed STATUS matches the ledger's cursors from its last complete pass
-    /// (UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ on both sides) and no intent is pending: nothing
+    /// (UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ on both sides; a server without CONDSTORE never
+    /// qualifies) and no intent is pending: nothing
     /// arrived and no flag changed, so the folder is not even selected. Costs no round trip and
     /// does not grow with the number of messages.
     /// </summary>
@@ -96,8 +97,9 @@ public sealed class MigrationEngine(
     {
         if (options.RetryFailed || folder.Source.Counters is not { } counters)
             return false;
+        // Without CONDSTORE nothing says whether a flag changed: such a folder is always opened.
         if (pair?.CompletedUtc is null || counters.UidValidity != pair.SourceUidValidity || counters.UidNext != pair.SourceUidNext
-            || (counters.HighestModSeq is { } modSeq && modSeq != pair.SourceHighestModSeq))
+            || counters.HighestModSeq is not { } modSeq || modSeq != pair.SourceHighestModSeq)
             return false;
         // The target folder must still be the one the ledger paired with (not deleted and recreated).
         if (targetFolder?.Counters is not { } targetCounters || targetCounters.UidValidity != pair.TargetUidValidity)

@@ -36,7 +36,7 @@ namespace MailSync.Tests.Infrastructure;
 /// test costs that much per attempt. Start takes ~0.1 s; stop well under a second.
 /// </para>
 /// </summary>
-public sealed class CourierServer : IAsyncDisposable
+public sealed class CourierServer : IAsyncDisposable, IImapTestServer
 {
     /// <summary>What to run when Courier is missing; also in every start failure message.</summary>
     public const string InstallHint =
@@ -160,6 +160,12 @@ public sealed class CourierServer : IAsyncDisposable
         RootDirectory = rootDirectory;
         _mailUser = mailUser;
     }
+
+    /// <inheritdoc/>
+    public string Name => "Courier";
+
+    /// <inheritdoc/>
+    Task<TestUser> IImapTestServer.CreateTestUserAsync(string prefix) => CreateUserAsync(prefix);
 
     public string Host => "127.0.0.1";
 

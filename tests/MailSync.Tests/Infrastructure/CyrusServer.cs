@@ -26,7 +26,7 @@ namespace MailSync.Tests.Infrastructure;
 /// folder is chowned to nobody), else as the current user.
 /// </para>
 /// </summary>
-public sealed class CyrusServer : IAsyncDisposable
+public sealed class CyrusServer : IAsyncDisposable, IImapTestServer
 {
     private const string InstallHint =
         "Install it with: scripts/install-test-servers.sh cyrus (as root; it unpacks Debian's cyrus-imapd into "
@@ -55,6 +55,12 @@ public sealed class CyrusServer : IAsyncDisposable
         ImapPort = port;
         AdminUser = new TestUser("mailsync-admin", RandomNumberGenerator.GetHexString(16, lowercase: true));
     }
+
+    /// <inheritdoc/>
+    public string Name => "Cyrus";
+
+    /// <inheritdoc/>
+    Task<TestUser> IImapTestServer.CreateTestUserAsync(string prefix) => CreateUserAsync(prefix);
 
     public string Host => "127.0.0.1";
 

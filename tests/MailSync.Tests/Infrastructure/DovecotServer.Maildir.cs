@@ -73,24 +73,6 @@ public sealed partial class DovecotServer
         ChownTree(Path.Combine(RootDirectory, "mail", user.Name));
     }
 
-    /// <summary>
-    /// What this server serves after a hand-written APPEND of <paramref name="raw"/> (to a fresh
-    /// scratch user's INBOX): where a copy differs from its source, this tells whether the server's
-    /// own storing made the difference.
-    /// </summary>
-    public async Task<byte[]> StoredByHandAsync(byte[] raw)
-    {
-        var scratch = await CreateUserAsync("scratch");
-        await SeedAsync(scratch, "INBOX", [new SeedMessage(raw, DateTimeOffset.UnixEpoch, 0, [])]);
-        using var client = await ConnectAsync(scratch);
-        await client.Inbox.OpenAsync(FolderAccess.ReadOnly);
-        using var stream = await client.Inbox.GetStreamAsync(0, string.Empty);
-        using var copy = new MemoryStream();
-        await stream.CopyToAsync(copy);
-        await client.DisconnectAsync(quit: true);
-        return copy.ToArray();
-    }
-
     private static string SystemFlagLetters(MessageFlags flags)
         => (flags.HasFlag(MessageFlags.Draft) ? "D" : "") + (flags.HasFlag(MessageFlags.Flagged) ? "F" : "")
             + (flags.HasFlag(MessageFlags.Answered) ? "R" : "") + (flags.HasFlag(MessageFlags.Seen) ? "S" : "")

@@ -19,7 +19,7 @@ namespace MailSync.Tests.Infrastructure;
 /// of its state in one temp folder. The config comes from tests/dovecot/dovecot.conf.template,
 /// the same file scripts/demo-dovecot.sh renders, so tests and the demo see the same server.
 /// </summary>
-public sealed partial class DovecotServer : IAsyncDisposable
+public sealed partial class DovecotServer : IAsyncDisposable, IImapTestServer
 {
     private const string InstallHint = "Install it with: apt-get install -y dovecot-imapd dovecot-pop3d";
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
@@ -43,6 +43,12 @@ public sealed partial class DovecotServer : IAsyncDisposable
         _oauth2 = oauth2;
         _configPath = Path.Combine(rootDirectory, "dovecot.conf");
     }
+
+    /// <inheritdoc/>
+    public string Name => "Dovecot";
+
+    /// <inheritdoc/>
+    Task<TestUser> IImapTestServer.CreateTestUserAsync(string prefix) => CreateUserAsync(prefix);
 
     public string Host => "127.0.0.1";
 

@@ -26,13 +26,21 @@ public sealed partial class RawImapSession : IAsyncDisposable
         _reader = new StreamReader(_stream, Encoding.Latin1, detectEncodingFromByteOrderMarks: false, bufferSize: 1);
     }
 
+    /// <summary>Who logged in, to open another session as the same user.</summary>
+    public sealed record LoginInfo(string User, string Password);
+
+    /// <summary>The user this session logged in as.</summary>
+    public LoginInfo Login { get; private set; } = new("", "");
+
     /// <summary>Untagged lines of the last command.</summary>
     public List<string> Untagged { get; } = [];
 
     /// <summary>Connects, reads the greeting and logs in; throws with the server's words when LOGIN is refused.</summary>
     public static async Task<RawImapSession> LoginAsync(string host, int port, string user, string password, CancellationToken ct = default)
     {
-        var tcp = new TcpClient();
+        // No Nagle: each command is a few small writes that wait for an answer (with Nagle and
+        // delayed ACKs, every APPEND cost 40 ms).
+        var tcp = new TcpClient { NoDelay = true };
         await tcp.ConnectAsync(host, port, ct);
         var session = new RawImapSession(tcp);
         var greeting = await session.ReadLineAsync(ct);
@@ -41,6 +49,7 @@ public sealed partial class RawImapSession : IAsyncDisposable
         var answer = await session.CommandAsync($"LOGIN {Quote(user)} {Quote(password)}", ct);
         if (!answer.Contains(" OK", StringComparison.Ordinal))
             throw new InvalidOperationException($"LOGIN refused: {answer}");
+        session.Login = new LoginInfo(user, password);
         return session;
     }
 
@@ -60,6 +69,14 @@ public sealed partial class RawImapSession : IAsyncDisposable
     public async Task<uint?> AppendAsync(
         string folder, byte[] raw, MessageFlags flags, IEnumerable<string> keywords, DateTimeOffset internalDate, bool binary = false, CancellationToken ct = default)
     {
+        var (uid, refusal) = await TryAppendAsync(folder, raw, flags, keywords, internalDate, binary, ct);
+        return refusal is null ? uid : throw new InvalidOperationException($"APPEND to {folder} refused: {refusal}");
+    }
+
+    /// <summary>As <see cref="AppendAsync"/>, but a NO or BAD comes back as the server's line instead of an exception.</summary>
+    public async Task<(uint? Uid, string? Refusal)> TryAppendAsync(
+        string folder, byte[] raw, MessageFlags flags, IEnumerable<string> keywords, DateTimeOffset internalDate, bool binary = false, CancellationToken ct = default)
+    {
         var tag = NextTag();
         var flagList = string.Join(' ', FlagNames(flags).Concat(keywords));
         var date = internalDate.ToString("dd-MMM-yyyy HH:mm:ss ", CultureInfo.InvariantCulture)
@@ -67,15 +84,16 @@ public sealed partial class RawImapSession : IAsyncDisposable
         var line = $"{tag} APPEND {Quote(ModifiedUtf7.Encode(folder))} ({flagList}) \"{date}\" {(binary ? "~" : "")}{{{raw.Length}}}\r\n";
         await WriteAsync(Encoding.ASCII.GetBytes(line), ct);
         var go = await ReadLineAsync(ct);
+        if (go.StartsWith(tag + " ", StringComparison.Ordinal))
+            return (null, go[(tag.Length + 1)..]);
         if (!go.StartsWith('+'))
-            throw new InvalidOperationException($"APPEND to {folder} refused before the literal: {go}");
-        await WriteAsync(raw, ct);
-        await WriteAsync("\r\n"u8.ToArray(), ct);
+            throw new InvalidOperationException($"APPEND to {folder}: unexpected answer before the literal: {go}");
+        await WriteAsync([.. raw, (byte)'\r', (byte)'\n'], ct);
         var answer = await ReadTaggedAsync(tag, ct);
         if (!answer.StartsWith(tag + " OK", StringComparison.Ordinal))
-            throw new InvalidOperationException($"APPEND to {folder} failed: {answer}");
+            return (null, answer[(tag.Length + 1)..]);
         var uid = AppendUid().Match(answer);
-        return uid.Success ? uint.Parse(uid.Groups[1].Value, CultureInfo.InvariantCulture) : null;
+        return (uid.Success ? uint.Parse(uid.Groups[1].Value, CultureInfo.InvariantCulture) : null, null);
     }
 
     /// <summary>
@@ -83,13 +101,16 @@ public sealed partial class RawImapSession : IAsyncDisposable
     /// serves it: unlike <c>BODY[]</c>, where Dovecot shows a NUL as 0x80, NUL bytes come back as
     /// they are stored (a message without Content-Transfer-Encoding is not decoded).
     /// </summary>
-    public async Task<byte[]> FetchBinaryAsync(string folder, uint uid, CancellationToken ct = default)
+    public Task<byte[]> FetchBinaryAsync(string folder, uint uid, CancellationToken ct = default) => FetchAsync(folder, uid, "BINARY.PEEK[]", ct);
+
+    /// <summary>The message <paramref name="uid"/> of <paramref name="folder"/> as the server serves <paramref name="item"/> (e.g. "BODY.PEEK[]").</summary>
+    public async Task<byte[]> FetchAsync(string folder, uint uid, string item, CancellationToken ct = default)
     {
         var selected = await CommandAsync($"EXAMINE {Quote(ModifiedUtf7.Encode(folder))}", ct);
         if (!selected.Contains(" OK", StringComparison.Ordinal))
             throw new InvalidOperationException($"EXAMINE {folder}: {selected}");
         var tag = NextTag();
-        await WriteAsync(Encoding.ASCII.GetBytes($"{tag} UID FETCH {uid.ToString(CultureInfo.InvariantCulture)} (BINARY.PEEK[])\r\n"), ct);
+        await WriteAsync(Encoding.ASCII.GetBytes($"{tag} UID FETCH {uid.ToString(CultureInfo.InvariantCulture)} ({item})\r\n"), ct);
         byte[]? body = null;
         while (true)
         {

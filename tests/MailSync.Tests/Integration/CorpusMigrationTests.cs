@@ -79,7 +79,7 @@ public sealed class CorpusMigrationTests(DovecotFixture fixture, ITestOutputHelp
                 {
                     // Allowed only where the target server itself stores these bytes so: the same
                     // bytes APPENDed by hand must come back exactly as the copy did.
-                    Assert.True((await Server.StoredByHandAsync(carried[i].Bytes)).AsSpan().SequenceEqual(copies[i].Bytes), Difference(path, carried[i], copies[i]));
+                    Assert.True((await HandAppend.StoreAsync(Server, carried[i].Bytes)).Stored.AsSpan().SequenceEqual(copies[i].Bytes), Difference(path, carried[i], copies[i]));
                     changedByServer.Add($"{path} UID {carried[i].Uid}");
                     continue;
                 }

@@ -88,7 +88,7 @@ public sealed partial class Pop3CorpusTests(DovecotFixture fixture, ITestOutputH
             var hash = Hash(message.Bytes);
             if (!copyHashes.Contains(hash))
             {
-                hash = Hash(await Server.StoredByHandAsync(message.Bytes));
+                hash = Hash((await HandAppend.StoreAsync(Server, message.Bytes)).Stored ?? []);
                 changedByServer++;
             }
 

@@ -16,13 +16,13 @@ public sealed class JobFile : IDisposable
     public string Path { get; }
     public string StatePath => System.IO.Path.Combine(Directory, "state.db");
 
-    public static JobFile Create(DovecotServer sourceServer, TestUser source, DovecotServer targetServer, TestUser target, string jobExtras = "")
+    public static JobFile Create(IImapTestServer sourceServer, TestUser source, IImapTestServer targetServer, TestUser target, string jobExtras = "")
     {
         return Write(source, target, $$"""
             {
               "accounts": {
-                "src": { "protocol": "imap", "host": "127.0.0.1", "port": {{sourceServer.ImapPort}}, "security": "none", "user": "{{source.Name}}", "password": "file:src.secret" },
-                "dst": { "protocol": "imap", "host": "127.0.0.1", "port": {{targetServer.ImapPort}}, "security": "none", "user": "{{target.Name}}", "password": "file:dst.secret" }
+                "src": { "protocol": "imap", "host": "{{sourceServer.Host}}", "port": {{sourceServer.ImapPort}}, "security": "none", "user": "{{source.Name}}", "password": "file:src.secret" },
+                "dst": { "protocol": "imap", "host": "{{targetServer.Host}}", "port": {{targetServer.ImapPort}}, "security": "none", "user": "{{target.Name}}", "password": "file:dst.secret" }
               },
               "jobs": [ { "name": "test", "mode": "migrate", "source": "src", "target": "dst"{{jobExtras}} } ]
             }

@@ -13,9 +13,17 @@ namespace MailSync.Core.Stores.Imap;
 /// </summary>
 public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageTarget
 {
-    private const MessageSummaryItems SummaryItems =
-        MessageSummaryItems.UniqueId | MessageSummaryItems.Size | MessageSummaryItems.InternalDate |
-        MessageSummaryItems.Flags | MessageSummaryItems.Envelope;
+    /// <summary>
+    /// What a summary holds. The Message-ID comes from the raw header line (BODY.PEEK[HEADER.FIELDS
+    /// (MESSAGE-ID)]), not from ENVELOPE: that is the server's own parse of every address and the
+    /// subject, which some servers send as literals MailKit will not read past 4 KiB (Cyrus, for a
+    /// message with a 130 KB header), and which identity does not need.
+    /// </summary>
+    private static FetchRequest SummaryRequest => new(
+        MessageSummaryItems.UniqueId | MessageSummaryItems.Size | MessageSummaryItems.InternalDate | MessageSummaryItems.Flags)
+    {
+        Headers = new HeaderSet([HeaderId.MessageId]),
+    };
 
     /// <summary>
     /// A transfer command may take its idle timeout plus this long per byte: a slow link moving a
@@ -173,7 +181,7 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
         if (folder.Count == 0)
             return [];
         var range = new UniqueIdRange(new UniqueId(folder.UidValidity, Math.Max(1, fromUid)), UniqueId.MaxValue);
-        var fetched = await folder.FetchAsync(range, SummaryItems, cancellationToken).ConfigureAwait(false);
+        var fetched = await folder.FetchAsync(range, SummaryRequest, cancellationToken).ConfigureAwait(false);
         // "n:*" always includes the highest UID, even when it is below n.
         return fetched.Where(item => item.UniqueId.Id >= fromUid).Select(ToMessageInfo).ToList();
     }
@@ -185,7 +193,7 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
             if (folder.Count == 0 || uids.Count == 0)
                 return [];
             var ids = uids.Select(u => new UniqueId(folder.UidValidity, u)).ToList();
-            var fetched = await folder.FetchAsync(ids, SummaryItems, ct).ConfigureAwait(false);
+            var fetched = await folder.FetchAsync(ids, SummaryRequest, ct).ConfigureAwait(false);
             return fetched.Select(ToMessageInfo).ToList();
         }, 0, cancellationToken);
 
@@ -195,15 +203,20 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
         item.InternalDate ?? DateTimeOffset.UnixEpoch,
         (item.Flags ?? MessageFlags.None) & ~MessageFlags.Recent,
         item.Keywords.ToArray(),
-        NormalizeMessageId(item.Envelope?.MessageId));
+        item.Headers is { } headers ? RawMessage.MessageId(headers) : null);
 
     public Task<IReadOnlyList<FlagState>> FetchFlagChangesAsync(ulong sinceModSeq, CancellationToken cancellationToken)
+        => FetchFlagsAsync(new FetchRequest(MessageSummaryItems.UniqueId | MessageSummaryItems.Flags) { ChangedSince = sinceModSeq }, cancellationToken);
+
+    public Task<IReadOnlyList<FlagState>> FetchAllFlagsAsync(CancellationToken cancellationToken)
+        => FetchFlagsAsync(new FetchRequest(MessageSummaryItems.UniqueId | MessageSummaryItems.Flags), cancellationToken);
+
+    private Task<IReadOnlyList<FlagState>> FetchFlagsAsync(FetchRequest request, CancellationToken cancellationToken)
         => GuardAsync<IReadOnlyList<FlagState>>(async ct =>
         {
             var folder = CurrentFolder;
             if (folder.Count == 0)
                 return [];
-            var request = new FetchRequest(MessageSummaryItems.UniqueId | MessageSummaryItems.Flags) { ChangedSince = sinceModSeq };
             var fetched = await folder.FetchAsync(UniqueIdRange.All, request, ct).ConfigureAwait(false);
             return fetched.Select(f => new FlagState(f.UniqueId.Id, (f.Flags ?? MessageFlags.None) & ~MessageFlags.Recent, f.Keywords.ToArray())).ToList();
         }, 0, cancellationToken);
@@ -399,8 +412,6 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
         var all = await folder.SearchAsync(SearchQuery.All, cancellationToken).ConfigureAwait(false);
         return all.Count == 0 ? 1 : all.Max(u => u.Id) + 1;
     }
-
-    private static string? NormalizeMessageId(string? id) => string.IsNullOrWhiteSpace(id) ? null : id.Trim().Trim('<', '>');
 
     private static SpecialUse RoleOf(IMailFolder folder)
     {
