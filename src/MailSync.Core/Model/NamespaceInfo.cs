@@ -4,4 +4,8 @@ namespace MailSync.Core.Model;
 /// A store's personal namespace: the prefix every folder name carries ("INBOX." on Courier and
 /// Cyrus, "" on Dovecot and Gmail) and the hierarchy delimiter.
 /// </summary>
-public sealed record NamespaceInfo(string Prefix, char Delimiter);
+/// <param name="Personal">
+/// False when the server says NAMESPACE NIL for personal folders (a Cyrus user whose INBOX was
+/// not created yet): the account holds no mailbox and none can be created in it.
+/// </param>
+public sealed record NamespaceInfo(string Prefix, char Delimiter, bool Personal = true);

@@ -12,7 +12,11 @@ public interface IMessageTarget : IMailStore
     bool TakesBinary { get; }
 
     /// <summary>Creates the folder if it does not exist (parents must exist), and subscribes it when asked (the caller asks only when it is not yet).</summary>
-    Task EnsureFolderAsync(string fullName, bool subscribe, CancellationToken cancellationToken);
+    /// <remarks>
+    /// A folder created with a <paramref name="role"/> other than none gets that special-use
+    /// attribute where the server offers CREATE-SPECIAL-USE (RFC 6154), else it is created plain.
+    /// </remarks>
+    Task EnsureFolderAsync(string fullName, bool subscribe, SpecialUse role, CancellationToken cancellationToken);
 
     /// <summary>
     /// Appends to <paramref name="folder"/> (one MULTIAPPEND where the server has it) and returns

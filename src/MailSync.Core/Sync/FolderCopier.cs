@@ -95,14 +95,15 @@ internal sealed class FolderCopier(
             return;
 
         var uidNext = targetStatus.UidNext;
+        var keywords = new TargetKeywords(targetStatus.PermanentKeywords, targetStatus.AcceptsAnyKeyword);
         foreach (var batch in Batches.Of(toCopy, m => m.Size, options.BatchMessages, options.BatchBytes))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            uidNext = await CopyBatchAsync(pair, folder, targetStatus, batch, uidNext, records, folderResult, cancellationToken).ConfigureAwait(false);
+            uidNext = await CopyBatchAsync(pair, folder, keywords, batch, uidNext, records, folderResult, cancellationToken).ConfigureAwait(false);
         }
 
         if (flagChanges.Count > 0)
-            await SyncFlagsAsync(pair, targetStatus, flagChanges, folderResult, cancellationToken).ConfigureAwait(false);
+            await SyncFlagsAsync(pair, keywords, flagChanges, folderResult, cancellationToken).ConfigureAwait(false);
 
         // A retry pass looked at the failed messages only: the cursors must keep saying where the
         // last full pass ended, or the next normal run would skip, as an unchanged folder, the
@@ -183,7 +184,7 @@ internal sealed class FolderCopier(
     /// stays. Messages with the same delta share one UID STORE; the rows are saved in one transaction.
     /// </summary>
     private async Task SyncFlagsAsync(
-        FolderPairState pair, FolderStatus targetStatus, List<(MessageRecord Row, string Now)> changes, FolderResult folderResult, CancellationToken cancellationToken)
+        FolderPairState pair, TargetKeywords keywords, List<(MessageRecord Row, string Now)> changes, FolderResult folderResult, CancellationToken cancellationToken)
     {
         var groups = new Dictionary<string, (FlagChange Change, List<uint> Uids)>(StringComparer.Ordinal);
         var rows = new List<MessageRecord>();
@@ -191,14 +192,8 @@ internal sealed class FolderCopier(
         {
             var (beforeFlags, beforeKeywords) = FlagText.Parse(row.SourceFlags);
             var (nowFlags, nowKeywords) = FlagText.Parse(now);
-            var addKeywords = new List<string>();
-            foreach (var keyword in nowKeywords.Except(beforeKeywords, StringComparer.Ordinal))
-            {
-                if (targetStatus.AcceptsAnyKeyword || targetStatus.PermanentKeywords.Contains(keyword))
-                    addKeywords.Add(keyword);
-                else
-                    folderResult.DroppedKeywords[keyword] = folderResult.DroppedKeywords.GetValueOrDefault(keyword) + 1;
-            }
+            var (addKeywords, dropped) = keywords.Filter(nowKeywords.Except(beforeKeywords, StringComparer.Ordinal));
+            NoteDropped(dropped, folderResult);
 
             var change = new FlagChange(nowFlags & ~beforeFlags, addKeywords, beforeFlags & ~nowFlags, beforeKeywords.Except(nowKeywords, StringComparer.Ordinal).ToList());
             var (targetFlags, targetKeywords) = FlagText.Parse(row.TargetFlags);
@@ -214,6 +209,7 @@ internal sealed class FolderCopier(
 
         foreach (var (change, uids) in groups.Values)
             await _writer.StoreFlagsAsync(pair.TargetFolder, uids, change, cancellationToken).ConfigureAwait(false);
+        keywords.Held(groups.Values.SelectMany(g => g.Change.AddKeywords));
         ledger.Save(pair.Id, rows);
         folderResult.FlagsUpdated += rows.Count;
     }
@@ -252,7 +248,7 @@ internal sealed class FolderCopier(
     }
 
     private async Task<uint> CopyBatchAsync(
-        FolderPairState pair, FolderMapping folder, FolderStatus targetStatus, List<MessageInfo> batch, uint uidNext,
+        FolderPairState pair, FolderMapping folder, TargetKeywords keywords, List<MessageInfo> batch, uint uidNext,
         IReadOnlyDictionary<uint, MessageRecord> records, FolderResult folderResult, CancellationToken cancellationToken)
     {
         var spools = new Dictionary<uint, Stream>();
@@ -271,7 +267,7 @@ internal sealed class FolderCopier(
                 AppendItem? item = null;
                 long targetSize = 0;
                 var failure = unreadable.GetValueOrDefault(message.Uid)
-                    ?? Prepare(message, spools.GetValueOrDefault(message.Uid), targetStatus, folderResult, out item, out targetSize);
+                    ?? Prepare(message, spools.GetValueOrDefault(message.Uid), keywords, folderResult, out item, out targetSize);
                 if (failure is not null)
                 {
                     failures.Add(NewRecord(message, MessageState.Failed, null, 0, uidNext, failure) with { Attempts = (earlier?.Attempts ?? 0) + 1 });
@@ -296,7 +292,8 @@ internal sealed class FolderCopier(
                 return uidNext;
 
             var done = await _writer.AppendAsync(
-                pair, items, intents, uidNext, (intent, reason) => RecordFailure(folder, intent, reason, folderResult), cancellationToken).ConfigureAwait(false);
+                pair, items, intents, uidNext, (intent, reason) => RecordFailure(folder, intent, reason, folderResult),
+                keywords, dropped => NoteDropped(dropped, folderResult), cancellationToken).ConfigureAwait(false);
             ledger.Save(pair.Id, done);
 
             var copied = done.Where(r => r.State == MessageState.Copied).ToList();
@@ -358,7 +355,7 @@ internal sealed class FolderCopier(
         }
     }
 
-    private string? Prepare(MessageInfo message, Stream? spool, FolderStatus targetStatus, FolderResult folderResult, out AppendItem? item, out long targetSize)
+    private string? Prepare(MessageInfo message, Stream? spool, TargetKeywords keywords, FolderResult folderResult, out AppendItem? item, out long targetSize)
     {
         item = null;
         targetSize = 0;
@@ -367,21 +364,17 @@ internal sealed class FolderCopier(
             return failure;
         targetSize = spool!.Length;
 
-        var keywords = new List<string>();
-        foreach (var keyword in message.Keywords)
-        {
-            if (targetStatus.AcceptsAnyKeyword || targetStatus.PermanentKeywords.Contains(keyword))
-            {
-                keywords.Add(keyword);
-            }
-            else
-            {
-                folderResult.DroppedKeywords[keyword] = folderResult.DroppedKeywords.GetValueOrDefault(keyword) + 1;
-            }
-        }
-
-        item = new AppendItem(mime!, message.Flags & FlagText.Settable, keywords, message.InternalDate) { Size = targetSize, Binary = binary };
+        var (send, dropped) = keywords.Filter(message.Keywords);
+        NoteDropped(dropped, folderResult);
+        item = new AppendItem(mime!, message.Flags & FlagText.Settable, send, message.InternalDate) { Size = targetSize, Binary = binary };
         return null;
+    }
+
+    /// <summary>Keywords the target folder would not take, counted by name for the report.</summary>
+    private static void NoteDropped(IEnumerable<string> dropped, FolderResult folderResult)
+    {
+        foreach (var keyword in dropped)
+            folderResult.DroppedKeywords[keyword] = folderResult.DroppedKeywords.GetValueOrDefault(keyword) + 1;
     }
 
     private async Task RepairAfterValidityChangeAsync(

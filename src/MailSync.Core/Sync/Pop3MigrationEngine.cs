@@ -155,6 +155,7 @@ public sealed class Pop3MigrationEngine(
             ? records.Values.Where(r => r.State == MessageState.Failed && r.SourceKey is not null).ToDictionary(r => r.SourceKey!, r => r.SourceUid, StringComparer.Ordinal)
             : null;
         var uidNext = targetStatus.UidNext;
+        var targetKeywords = new TargetKeywords(targetStatus.PermanentKeywords, targetStatus.AcceptsAnyKeyword);
         foreach (var batch in Batches.Of(toCopy, m => m.Size, options.BatchMessages, options.BatchBytes))
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -169,7 +170,7 @@ public sealed class Pop3MigrationEngine(
                 nextId += (uint)batch.Count;
             }
 
-            uidNext = await CopyBatchAsync(pair, batch, ids, flags, keywords, uidNext, records, folderResult, result, cancellationToken).ConfigureAwait(false);
+            uidNext = await CopyBatchAsync(pair, batch, ids, flags, keywords, targetKeywords, uidNext, records, folderResult, result, cancellationToken).ConfigureAwait(false);
         }
 
         foreach (var keyword in dropped)
@@ -220,7 +221,7 @@ public sealed class Pop3MigrationEngine(
     }
 
     private async Task<uint> CopyBatchAsync(
-        FolderPairState pair, List<Pop3Listing> batch, List<uint> ids, MessageFlags flags, IReadOnlyList<string> keywords, uint uidNext,
+        FolderPairState pair, List<Pop3Listing> batch, List<uint> ids, MessageFlags flags, IReadOnlyList<string> keywords, TargetKeywords targetKeywords, uint uidNext,
         IReadOnlyDictionary<uint, MessageRecord> records, FolderResult folderResult, JobResult result, CancellationToken cancellationToken)
     {
         // The fallback date of a message without usable headers: when it was fetched, to the second.
@@ -273,7 +274,11 @@ public sealed class Pop3MigrationEngine(
 
             var done = await _writer.AppendAsync(
                 pair, items, intents, uidNext, (intent, reason) => RecordFailure(intent, messageIds.GetValueOrDefault(intent.SourceUid), reason, folderResult, result),
-                cancellationToken).ConfigureAwait(false);
+                targetKeywords, dropped =>
+                {
+                    foreach (var keyword in dropped)
+                        folderResult.DroppedKeywords[keyword] = folderResult.DroppedKeywords.GetValueOrDefault(keyword) + 1;
+                }, cancellationToken).ConfigureAwait(false);
             ledger.Save(pair.Id, done);
 
             foreach (var row in done.Where(r => r.State == MessageState.Copied))

@@ -43,6 +43,14 @@ internal sealed class TargetWriter(
     /// </summary>
     public async Task<Dictionary<string, string>> EnsureFoldersAsync(FolderMapResult map, IReadOnlyList<FolderInfo> existing, CancellationToken cancellationToken)
     {
+        if (!target.Namespace.Personal)
+        {
+            // Nothing can be created or selected in an account without a mailbox of its own: say so once, for the account.
+            throw new StoreFailureException(new FailureClassification(FailureKind.Account,
+                $"{job}: the target account has no personal namespace (the server answers NAMESPACE NIL): it holds no mailbox, not even INBOX, so nothing can be copied into it. "
+                + "Have the account's INBOX created on the server (Cyrus: an administrator CREATEs user.NAME), then run again"));
+        }
+
         var failed = new Dictionary<string, string>(StringComparer.Ordinal);
         var byName = existing.ToDictionary(f => f.FullName, StringComparer.Ordinal);
         foreach (var folder in map.TargetFoldersToCreate)
@@ -55,7 +63,7 @@ internal sealed class TargetWriter(
             log.Information("{Job}: {Action} target folder {Folder}", job, exists ? "subscribing" : "creating", name);
             try
             {
-                await retry.RunAsync(pipelines.Store, $"create {name}", ct => target.EnsureFolderAsync(name, folder.Subscribe, ct), cancellationToken)
+                await retry.RunAsync(pipelines.Store, $"create {name}", ct => target.EnsureFolderAsync(name, folder.Subscribe, folder.Role, ct), cancellationToken)
                     .ConfigureAwait(false);
             }
             catch (StoreFailureException ex) when (ex.Kind is FailureKind.Folder or FailureKind.Message)
@@ -95,11 +103,13 @@ internal sealed class TargetWriter(
     /// <paramref name="refused"/>. A transient failure (dropped connection, timeout, throttling) is
     /// retried by the append-with-reconcile pipeline, and never as a raw APPEND: each retry first
     /// looks on the target for the batch's messages, keeps those that landed and appends the rest.
-    /// When the retries are spent the intents stay pending for the next run to reconcile.
+    /// When the retries are spent the intents stay pending for the next run to reconcile. A
+    /// message refused because the folder takes no more keywords goes again without the keywords
+    /// the folder does not hold, which are passed to <paramref name="keywordsDropped"/>.
     /// </summary>
     public async Task<List<MessageRecord>> AppendAsync(
         FolderPairState pair, IReadOnlyList<AppendItem> items, IReadOnlyList<MessageRecord> intents, uint uidNext,
-        Action<MessageRecord, string> refused, CancellationToken cancellationToken)
+        Action<MessageRecord, string> refused, TargetKeywords keywords, Action<IReadOnlyList<string>> keywordsDropped, CancellationToken cancellationToken)
     {
         var done = new List<MessageRecord>();
         var remaining = items.Select((item, i) => (Item: item, Intent: intents[i])).ToList();
@@ -116,6 +126,10 @@ internal sealed class TargetWriter(
                 var landed = await ReconcileAsync(pair, byUid.Values.ToList(), byUid, uidNext, ct, ours).ConfigureAwait(false);
                 done.AddRange(byUid.Values);
                 remaining = remaining.Where(r => !byUid.ContainsKey(r.Intent.SourceUid)).ToList();
+                // What is left goes one message at a time: a batch that cost the connection may
+                // hold a message that makes the server drop it again (Cyrus crashes on a
+                // MULTIAPPEND past its keyword limit), and alone that message is refused instead.
+                oneByOne = true;
                 log.Information("{Job}: {Folder}: after the failure {Landed} of the batch had landed; appending {Rest}", job, pair.TargetFolder, landed, remaining.Count);
             }
 
@@ -126,7 +140,22 @@ internal sealed class TargetWriter(
                 var step = oneByOne ? remaining.Take(1).ToList() : remaining;
                 try
                 {
-                    done.AddRange(await AppendOnceAsync(pair, step, uidNext, ct).ConfigureAwait(false));
+                    var appended = await AppendOnceAsync(pair, step, uidNext, ct).ConfigureAwait(false);
+                    done.AddRange(appended);
+                    keywords.Held(step.SelectMany(s => s.Item.Keywords));
+                }
+                catch (TargetRefusedException noRoom) when (step.Count == 1 && step[0].Item.Keywords.Count > 0 && TargetKeywords.IsKeywordLimit(noRoom.ServerText))
+                {
+                    // The folder is full of keywords: the message goes with those it holds already.
+                    keywords.Full();
+                    var (item, intent) = step[0];
+                    var (send, dropped) = keywords.Filter(item.Keywords);
+                    if (dropped.Count == 0)
+                        (send, dropped) = ([], [.. item.Keywords]);
+                    log.Information("{Job}: {Folder} takes no more keywords ({Reason}); appending without {Dropped}", job, pair.TargetFolder, noRoom.ServerText, string.Join(' ', dropped));
+                    keywordsDropped(dropped);
+                    remaining[0] = (item with { Keywords = send }, intent with { TargetFlags = FlagText.Format(item.Flags, send) });
+                    continue;
                 }
                 catch (TargetRefusedException batchRefused) when (step.Count > 1)
                 {

@@ -85,7 +85,7 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
         // MailKit drops the trailing delimiter of "INBOX."; folder names carry it, so keep it.
         if (prefix.Length > 0 && delimiter != '\0' && prefix[^1] != delimiter)
             prefix += delimiter;
-        _namespace = new NamespaceInfo(prefix, delimiter);
+        _namespace = new NamespaceInfo(prefix, delimiter, personal is not null);
     }
 
     public async Task ReconnectAsync(CancellationToken cancellationToken)
@@ -122,7 +122,8 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
 
         var result = new List<FolderInfo>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var folder in all.Prepend(client.Inbox))
+        // An account whose personal namespace is NIL has no INBOX either: only what LIST shows counts.
+        foreach (var folder in Namespace.Personal ? all.Prepend(client.Inbox) : all)
         {
             if (!seen.Add(folder.FullName) || (folder.Attributes & FolderAttributes.NonExistent) != 0)
                 continue;
@@ -242,14 +243,14 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
             return true;
         }, expectedBytes, cancellationToken);
 
-    public Task EnsureFolderAsync(string fullName, bool subscribe, CancellationToken cancellationToken)
+    public Task EnsureFolderAsync(string fullName, bool subscribe, SpecialUse role, CancellationToken cancellationToken)
         => GuardAsync(async ct =>
         {
-            await EnsureFolderCoreAsync(fullName, subscribe, ct).ConfigureAwait(false);
+            await EnsureFolderCoreAsync(fullName, subscribe, role, ct).ConfigureAwait(false);
             return true;
         }, 0, cancellationToken);
 
-    private async Task EnsureFolderCoreAsync(string fullName, bool subscribe, CancellationToken cancellationToken)
+    private async Task EnsureFolderCoreAsync(string fullName, bool subscribe, SpecialUse role, CancellationToken cancellationToken)
     {
         IMailFolder? folder = null;
         // Only a folder the last listing showed is looked up: MailKit also hands back a folder that
@@ -272,11 +273,10 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
             var cut = delimiter == '\0' ? -1 : fullName.LastIndexOf(delimiter);
             var isTopLevel = cut < 0 || fullName[..(cut + 1)] == Namespace.Prefix;
             var parent = isTopLevel
-                ? Client.GetFolder(Client.PersonalNamespaces[0])
+                ? Client.GetFolder(Client.PersonalNamespaces.Count > 0 ? Client.PersonalNamespaces[0] : throw new InvalidOperationException("the account has no personal namespace"))
                 : await GetFolderAsync(fullName[..cut], cancellationToken).ConfigureAwait(false);
             var name = isTopLevel ? fullName[Namespace.Prefix.Length..] : fullName[(cut + 1)..];
-
-            folder = await parent.CreateAsync(name, isMessageFolder: true, cancellationToken).ConfigureAwait(false)
+            folder = await CreateAsync(parent, name, role, cancellationToken).ConfigureAwait(false)
                 ?? throw new InvalidOperationException($"the server did not create \"{fullName}\"");
             _listed.Add(fullName);
         }
@@ -284,6 +284,41 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
         if (subscribe)
             await folder.SubscribeAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// CREATE, with the role as special-use where the server takes it (CREATE-SPECIAL-USE). A
+    /// server that refuses the attribute (RFC 6154's [USEATTR]: another folder has it already)
+    /// still gets the folder, plain.
+    /// </summary>
+    private async Task<IMailFolder?> CreateAsync(IMailFolder parent, string name, SpecialUse role, CancellationToken cancellationToken)
+    {
+        if (SpecialFolderOf(role) is { } use && (Client.Capabilities & ImapCapabilities.CreateSpecialUse) != 0)
+        {
+            try
+            {
+                return await parent.CreateAsync(name, [use], cancellationToken).ConfigureAwait(false);
+            }
+            catch (ImapCommandException ex) when (ex.Response == ImapCommandResponse.No)
+            {
+                // Created below without the attribute.
+            }
+        }
+
+        return await parent.CreateAsync(name, isMessageFolder: true, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static SpecialFolder? SpecialFolderOf(SpecialUse role) => role switch
+    {
+        SpecialUse.Sent => SpecialFolder.Sent,
+        SpecialUse.Drafts => SpecialFolder.Drafts,
+        SpecialUse.Trash => SpecialFolder.Trash,
+        SpecialUse.Junk => SpecialFolder.Junk,
+        SpecialUse.Archive => SpecialFolder.Archive,
+        SpecialUse.All => SpecialFolder.All,
+        SpecialUse.Flagged => SpecialFolder.Flagged,
+        SpecialUse.Important => SpecialFolder.Important,
+        _ => null,
+    };
 
     public Task<IReadOnlyList<uint?>> AppendAsync(string folderName, IReadOnlyList<AppendItem> items, CancellationToken cancellationToken)
         => GuardAsync(ct => AppendCoreAsync(folderName, items, ct), items.Sum(i => i.Size), cancellationToken);
