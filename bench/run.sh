@@ -4,6 +4,7 @@
 #   bench/run.sh                 # full run: 10,000 messages, 3 runs, memory case, no-op scale series
 #   bench/run.sh --quick         # smoke test: 1,000 messages, 1 run, small memory case, no scale series
 #   bench/run.sh --messages 2000 --runs 5 --only mailsync,mbsync --no-scale --keep
+#   bench/run.sh --baseline main~3 --no-scale   # also measure the build of an earlier commit, same run
 #   bench/run.sh --help          # every option
 #
 # Installs what is missing (dovecot-imapd, dovecot-pop3d, isync, interimap, time) with apt-get,
@@ -20,8 +21,16 @@ export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPE
 
 die() { echo "bench/run.sh: $*" >&2; exit 1; }
 
-args=("$@")
-keep=0 out="" help=0 tools="mailsync,mbsync,interimap"
+args=()
+keep=0 out="" help=0 tools="mailsync,mbsync,interimap" baseline=""
+for ((i = 1; i <= $#; i++)); do
+  if [[ ${!i} == --baseline ]]; then
+    j=$((i + 1)); baseline="${!j:-}"; i=$j
+    [[ -n $baseline ]] || die "--baseline needs a git revision"
+  else
+    args+=("${!i}")
+  fi
+done
 for ((i = 0; i < ${#args[@]}; i++)); do
   case "${args[i]}" in
     --keep) keep=1 ;;
@@ -77,6 +86,19 @@ if [[ $help -eq 0 ]]; then
   dotnet publish src/MailSync.Cli -c Release -r "$rid" --self-contained true -p:PublishReadyToRunComposite=true \
     -o "$bin/mailsync" -v quiet -nologo >&2 \
     || die "dotnet publish src/MailSync.Cli failed"
+  if [[ -n $baseline ]]; then
+    # The earlier build, published the same way from a worktree of that commit, is measured in
+    # the same run: its ratio column is the before/after comparison on the same machine load.
+    rev="$(git rev-parse --verify "$baseline^{commit}")" || die "--baseline: no such revision: $baseline"
+    tree="$(mktemp -d "${TMPDIR:-/tmp}/mailsync-baseline.XXXXXX")"
+    git worktree add --detach "$tree" "$rev" >&2 || die "git worktree add $rev failed"
+    rm -rf "$bin/mailsync-baseline"
+    dotnet publish "$tree/src/MailSync.Cli" -c Release -r "$rid" --self-contained true -p:PublishReadyToRunComposite=true \
+      -o "$bin/mailsync-baseline" -v quiet -nologo >&2 || { git worktree remove --force "$tree"; die "publishing the baseline $baseline failed"; }
+    git worktree remove --force "$tree"
+    args+=(--baseline "$bin/mailsync-baseline/mailsync")
+    echo "bench/run.sh: baseline $baseline ($rev) published to $bin/mailsync-baseline" >&2
+  fi
 fi
 echo "bench/run.sh: building bench/MailSync.Bench (Release)" >&2
 dotnet build bench/MailSync.Bench -c Release -v quiet -nologo >&2 || die "dotnet build bench/MailSync.Bench failed"

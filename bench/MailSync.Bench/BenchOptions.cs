@@ -18,6 +18,9 @@ internal sealed class BenchOptions
     public int MemoryMessageMb { get; private set; } = 40;
     public int Seed { get; private set; } = 20_250_601;
     public string? MailSyncPath { get; private set; }
+
+    /// <summary>An earlier mailsync build measured beside the current one (bench/run.sh --baseline REV), or null.</summary>
+    public string? BaselinePath { get; private set; }
     public string? WorkDir { get; private set; }
     public string? TemplatePath { get; private set; }
     public string? OutPath { get; private set; }
@@ -27,6 +30,7 @@ internal sealed class BenchOptions
     public const string Usage = """
         usage: mailsync-bench --mailsync PATH [options]
           --mailsync PATH       the published mailsync binary (bench/run.sh builds it)
+          --baseline PATH       an earlier mailsync build, measured in the same run as one more peer
           --messages N          corpus size for the main scenarios (default 10000)
           --runs R              repetitions per tool and scenario; the median is reported (default 3)
           --scale LIST          no-op scaling series, e.g. 2000,10000,50000 (default); --no-scale to skip
@@ -61,6 +65,7 @@ internal sealed class BenchOptions
             switch (a)
             {
                 case "--mailsync": o.MailSyncPath = Path.GetFullPath(Next()); break;
+                case "--baseline": o.BaselinePath = Path.GetFullPath(Next()); break;
                 case "--messages": messages = NextInt(10); break;
                 case "--runs": runs = NextInt(1); break;
                 case "--scale":
@@ -115,6 +120,10 @@ internal sealed class BenchOptions
         o.Tools.AddRange(ordered);
         if (o.Tools.Contains("mailsync") && o.MailSyncPath is null)
             throw new ArgumentException("--mailsync PATH is required (or use --only without mailsync)");
+        // An earlier build is measured right after the current one, as one more peer: its ratio
+        // column is "before -> after" from the same run.
+        if (o.BaselinePath is not null)
+            o.Tools.Insert(o.Tools.Contains("mailsync") ? o.Tools.IndexOf("mailsync") + 1 : 0, "mailsync-baseline");
         return o;
     }
 }

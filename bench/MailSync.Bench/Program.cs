@@ -118,6 +118,7 @@ namespace MailSync.Bench
                 _tools.Add(name switch
                 {
                     "mailsync" => new MailSyncTool(options.MailSyncPath!, options.MaxConnections),
+                    "mailsync-baseline" => new MailSyncTool(options.BaselinePath!, options.MaxConnections, "mailsync-baseline"),
                     "mbsync" => new MbsyncTool(),
                     _ => new InterimapTool(),
                 });

@@ -22,9 +22,10 @@ internal interface ITool
     ToolCommand Prepare(string runDir, int port, string sourceUser, string targetUser, string passwordFile);
 }
 
-internal sealed class MailSyncTool(string binary, int maxConnections) : ITool
+/// <param name="name">"mailsync", or "mailsync-baseline" for an earlier build measured beside it (bench/run.sh --baseline REV).</param>
+internal sealed class MailSyncTool(string binary, int maxConnections, string name = "mailsync") : ITool
 {
-    public string Name => "mailsync";
+    public string Name => name;
 
     public string Executable => binary;
 

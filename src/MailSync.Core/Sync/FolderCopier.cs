@@ -208,8 +208,25 @@ internal sealed class FolderCopier(
         }
 
         foreach (var (change, uids) in groups.Values)
-            await _writer.StoreFlagsAsync(pair.TargetFolder, uids, change, cancellationToken).ConfigureAwait(false);
-        keywords.Held(groups.Values.SelectMany(g => g.Change.AddKeywords));
+        {
+            try
+            {
+                await _writer.StoreFlagsAsync(pair.TargetFolder, uids, change, cancellationToken).ConfigureAwait(false);
+                keywords.Held(change.AddKeywords);
+            }
+            catch (StoreFailureException full) when (change.AddKeywords.Count > 0 && TargetKeywords.IsKeywordLimit(full.Message))
+            {
+                // The folder takes no more keywords: the same change without the ones it does not hold.
+                keywords.Full();
+                var (send, dropped) = keywords.Filter(change.AddKeywords);
+                foreach (var keyword in dropped)
+                    folderResult.DroppedKeywords[keyword] = folderResult.DroppedKeywords.GetValueOrDefault(keyword) + uids.Count;
+                var rest = change with { AddKeywords = send };
+                if (!rest.IsEmpty)
+                    await _writer.StoreFlagsAsync(pair.TargetFolder, uids, rest, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
         ledger.Save(pair.Id, rows);
         folderResult.FlagsUpdated += rows.Count;
     }

@@ -165,6 +165,38 @@ public sealed class FaultMatrixTests(DovecotFixture fixture, ITestOutputHelper o
     }
 
     [Fact]
+    public async Task Messages_without_Message_ID_or_header_block_are_found_again_after_a_cut_before_APPEND_OK_and_land_once()
+    {
+        // Real messages that give nothing to identify them by but their date and size: no
+        // Message-ID, no header block, no blank line after the headers, an mbox From_ line first.
+        var odd = Corpus.Messages
+            .Where(e => e.Tags.Overlaps(["no-message-id", "no-headers", "no-header-separator", "from-line"]) && !e.Tags.Overlaps(["empty", "has-nul"]))
+            .Take(120).ToList();
+        var source = await Server.CreateUserAsync("odd-src");
+        var target = await Server.CreateUserAsync("odd-dst");
+        var start = new DateTimeOffset(2019, 3, 1, 0, 0, 0, TimeSpan.Zero);
+        await Server.SeedAsync(source, "INBOX", odd.Select((e, i) => new SeedMessage(File.ReadAllBytes(e.FullPath), start.AddMinutes(i), 0, [])));
+        await using var proxy = ImapFaultProxy.Start(Server.Host, Server.ImapPort);
+        using var job = Job(Server.ImapPort, source, proxy.Port, target, ", \"retryAttempts\": 5, \"retryDelaySeconds\": 1, \"timeoutSeconds\": 5");
+        var fired = proxy.CutBeforeAppendOk();
+        var log = new CapturedLog();
+
+        var result = await RunAsync(job, log);
+
+        Assert.True(fired.IsCompletedSuccessfully, "the fault never fired");
+        var census = await Census.TakeAsync(Server, source, Server, target);
+        Row("cut before APPEND OK, messages without Message-ID or header block", result, census);
+        Assert.Equal(JobStatus.Succeeded, result.Status);
+        Assert.True(census.ExactlyOnce, census.ToString());
+        // What the server stored before the cut was recognised by date and size, not sent again.
+        Assert.Contains(log.Messages, m => m.Contains("after the failure", StringComparison.Ordinal) && !m.Contains("after the failure 0 of", StringComparison.Ordinal));
+        var src = (await Mailbox.ReadAllAsync(Server, source))["INBOX"].Messages;
+        var dst = (await Mailbox.ReadAllAsync(Server, target))["INBOX"].Messages;
+        Assert.Equal(src.Select(m => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(m.Bytes))), dst.Select(m => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(m.Bytes))));
+        Assert.Equal(0, (await RunAsync(job, log)).Appended);
+    }
+
+    [Fact]
     public async Task A_target_quota_that_fills_up_stops_the_account_and_after_more_room_the_rerun_completes_exactly_once()
     {
         await using var quotaServer = await DovecotServer.StartAsync(new DovecotOptions { QuotaStorageKb = 256 });

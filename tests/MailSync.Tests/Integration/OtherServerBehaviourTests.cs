@@ -41,6 +41,26 @@ public sealed class OtherServerBehaviourTests(ServersFixture servers)
         var again = await crowdedJob.RunAsync();
         Assert.Equal(0, again.Appended);
         Assert.Empty(again.Failures);
+
+        // A new keyword set on the source later cannot reach the full folder either: the flag
+        // change is carried without it, and the keyword is named.
+        using (var client = await servers.Dovecot.ConnectAsync(crowded))
+        {
+            var folderOnSource = await client.GetFolderAsync("Crowded");
+            await folderOnSource.OpenAsync(FolderAccess.ReadWrite);
+            await folderOnSource.AddFlagsAsync(0, MessageFlags.Flagged, new HashSet<string> { "late-keyword" }, silent: true);
+            await client.DisconnectAsync(true);
+        }
+
+        var late = await crowdedJob.RunAsync();
+        Assert.True(late.Error is null, late.Error);
+        Assert.Empty(late.Failures);
+        var lateFolder = Assert.Single(late.Folders, f => f.SourceFolder == "Crowded");
+        Assert.Equal(1, lateFolder.FlagsUpdated);
+        Assert.Equal(["late-keyword"], lateFolder.DroppedKeywords.Keys);
+        var first = (await Mailbox.ReadAllAsync(servers.Cyrus, crowdedTarget))["Crowded"].Messages[0];
+        Assert.Contains("\\Flagged", first.Flags, StringComparison.Ordinal);
+        Assert.DoesNotContain("late-keyword", first.Flags, StringComparison.Ordinal);
     }
 
     [Fact]
