@@ -71,6 +71,7 @@ internal sealed partial class DovecotInstance : IAsyncDisposable
                 ["SSL"] = "no",
                 ["MAIL_PLUGINS"] = "",
                 ["IMAP_PLUGINS"] = "",
+                ["IMAP_CAPABILITY"] = "",
                 ["QUOTA_STORAGE"] = "0",
                 ["QUOTA_MAX_MAIL_SIZE"] = "0",
                 ["IMAP_PORT"] = ports[0].ToString(CultureInfo.InvariantCulture),

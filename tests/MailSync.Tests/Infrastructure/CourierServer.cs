@@ -364,7 +364,7 @@ public sealed class CourierServer : IAsyncDisposable, IImapTestServer
     /// Puts one message into FOLDER ("INBOX" or a full name such as "INBOX.Archive.2020",
     /// created and subscribed if missing) with a raw IMAP APPEND of exactly
     /// <paramref name="rawMessage"/>, independent of MailSync and MailKit (see
-    /// <see cref="RawImapSeeder"/>). Returns the UID from APPENDUID.
+    /// <see cref="RawImapSession"/>). Returns the UID from APPENDUID.
     /// Courier stores LF line ends and serves CRLF, so a message with CRLF line ends, no bare CR
     /// and a final CRLF comes back byte for byte; others do not (see CourierServerTests).
     /// INTERNALDATE is the file's mtime: kept to the second, answered in +0000, and a date
@@ -383,12 +383,12 @@ public sealed class CourierServer : IAsyncDisposable, IImapTestServer
     public async Task<IReadOnlyList<UniqueId>> SeedAsync(TestUser user, string folder, IEnumerable<SeedMessage> messages, CancellationToken ct = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        await using var seeder = await RawImapSeeder.ConnectAsync(Host, ImapPort, user, ct);
+        await using var seeder = await RawImapSession.LoginAsync(Host, ImapPort, user.Name, user.Password, ct);
         await seeder.EnsureFolderAsync(folder, ct);
         var uids = new List<UniqueId>();
         foreach (var message in messages)
         {
-            var uid = await seeder.AppendAsync(folder, message.Raw, message.Flags, message.Keywords, message.InternalDate, ct);
+            var uid = await seeder.AppendAsync(folder, message.Raw, message.Flags, message.Keywords, message.InternalDate, ct: ct);
             uids.Add(uid ?? throw new InvalidOperationException("Courier sent no APPENDUID, though it advertises UIDPLUS."));
         }
 

@@ -172,7 +172,7 @@ public sealed class CyrusServer : IAsyncDisposable, IImapTestServer
         {
             await using var admin = await RawConnectAsync(AdminUser, ct);
             var mailbox = UserMailboxName(user);
-            var response = await admin.CommandAsync($"CREATE {RawImapConnection.Quote(mailbox)}", ct);
+            var response = await admin.CommandAsync($"CREATE {RawImapSession.Quote(mailbox)}", ct);
             if (!response.IsOk)
             {
                 throw new InvalidOperationException($"Admin CREATE {mailbox} failed: {response.Status} {response.Text}\n{ReadLogTail()}");
@@ -222,16 +222,16 @@ public sealed class CyrusServer : IAsyncDisposable, IImapTestServer
         }
 
         await using var connection = await RawConnectAsync(user, ct);
-        var response = await connection.AppendAsync(folder, flags, internalDate, rawMessage, ct);
+        var response = await connection.AppendRawAsync(folder, flags, internalDate, rawMessage, ct: ct);
         if (response.Status == "NO" && response.Text.StartsWith("[TRYCREATE]", StringComparison.Ordinal))
         {
-            var created = await connection.CommandAsync($"CREATE {RawImapConnection.Quote(folder)}", ct);
+            var created = await connection.CommandAsync($"CREATE {RawImapSession.Quote(folder)}", ct);
             if (!created.IsOk)
             {
                 throw new InvalidOperationException($"CREATE {folder} as {user.Name} failed: {created.Status} {created.Text}");
             }
 
-            response = await connection.AppendAsync(folder, flags, internalDate, rawMessage, ct);
+            response = await connection.AppendRawAsync(folder, flags, internalDate, rawMessage, ct: ct);
         }
 
         if (!response.IsOk)
@@ -249,20 +249,8 @@ public sealed class CyrusServer : IAsyncDisposable, IImapTestServer
     }
 
     /// <summary>A raw, logged-in IMAP connection (LOGIN command) for commands MailKit would rewrite or refuse.</summary>
-    internal async Task<RawImapConnection> RawConnectAsync(TestUser user, CancellationToken ct = default)
-    {
-        var connection = await RawImapConnection.ConnectAsync(Host, ImapPort, ct);
-        try
-        {
-            await connection.LoginAsync(user.Name, user.Password, ct);
-            return connection;
-        }
-        catch
-        {
-            await connection.DisposeAsync();
-            throw;
-        }
-    }
+    internal Task<RawImapSession> RawConnectAsync(TestUser user, CancellationToken ct = default)
+        => RawImapSession.LoginAsync(Host, ImapPort, user.Name, user.Password, ct);
 
     /// <summary>
     /// Sends SIGTERM to exactly our Cyrus master (it stops the imapd children it forked) and waits;

@@ -245,10 +245,7 @@ public sealed partial class DovecotServer : IAsyncDisposable, IImapTestServer
         TestUser user, string folder, IEnumerable<SeedMessage> messages, bool subscribe = true, CancellationToken ct = default)
     {
         using var client = await ConnectAsync(user, ct);
-        var target = await GetOrCreateFolderAsync(client, folder, subscribe, ct);
-        await target.OpenAsync(FolderAccess.ReadWrite, ct);
-
-        var validity = target.UidValidity;
+        await GetOrCreateFolderAsync(client, folder, subscribe, ct);
         await client.DisconnectAsync(quit: true, ct);
 
         // Hand-written APPENDs: the server gets exactly these bytes, never MailSync's or MimeKit's rendering of them.
@@ -256,9 +253,8 @@ public sealed partial class DovecotServer : IAsyncDisposable, IImapTestServer
         await using var raw = await RawImapSession.LoginAsync(Host, ImapPort, user.Name, user.Password, ct);
         foreach (var m in messages)
         {
-            var uid = await raw.AppendAsync(folder, m.Raw, m.Flags, m.Keywords, m.InternalDate, ct: ct)
-                ?? throw new InvalidOperationException("Dovecot gave no APPENDUID");
-            uids.Add(new UniqueId(validity, uid));
+            uids.Add(await raw.AppendAsync(folder, m.Raw, m.Flags, m.Keywords, m.InternalDate, ct: ct)
+                ?? throw new InvalidOperationException("Dovecot gave no APPENDUID"));
         }
 
         return uids;

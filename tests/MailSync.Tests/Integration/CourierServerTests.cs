@@ -35,9 +35,9 @@ public sealed class CourierServerTests(CourierFixture fixture, ITestOutputHelper
         Assert.Empty(client.OtherNamespaces);
         await client.DisconnectAsync(quit: true);
 
-        await using var raw = await RawImapSeeder.ConnectAsync(Server.Host, Server.ImapPort, user);
-        Assert.Equal("OK", (await raw.SendAsync("NAMESPACE")).Status);
-        Assert.Equal($"* NAMESPACE ((\"{Server.NamespacePrefix}\" \".\")) NIL ((\"#shared.\" \".\")(\"shared.\" \".\"))", raw.UntaggedLines[^1]);
+        await using var raw = await RawImapSession.LoginAsync(Server.Host, Server.ImapPort, user.Name, user.Password);
+        Assert.Equal("OK", (await raw.CommandAsync("NAMESPACE")).Status);
+        Assert.Equal($"* NAMESPACE ((\"{Server.NamespacePrefix}\" \".\")) NIL ((\"#shared.\" \".\")(\"shared.\" \".\"))", raw.Untagged[^1]);
     }
 
     [Fact]
@@ -79,10 +79,10 @@ public sealed class CourierServerTests(CourierFixture fixture, ITestOutputHelper
         await client.DisconnectAsync(quit: true);
 
         // The raw lines too, so a changed list shows up in full.
-        await using var raw = await RawImapSeeder.ConnectAsync(Server.Host, Server.ImapPort, user);
+        await using var raw = await RawImapSession.LoginAsync(Server.Host, Server.ImapPort, user.Name, user.Password);
         Assert.Contains($"[CAPABILITY {expected}]", raw.Greeting, StringComparison.Ordinal);
-        Assert.Equal("OK", (await raw.SendAsync("CAPABILITY")).Status);
-        Assert.Equal($"* CAPABILITY {expected}", raw.UntaggedLines[^1]);
+        Assert.Equal("OK", (await raw.CommandAsync("CAPABILITY")).Status);
+        Assert.Equal($"* CAPABILITY {expected}", raw.Untagged[^1]);
     }
 
     [Fact]
@@ -109,8 +109,9 @@ public sealed class CourierServerTests(CourierFixture fixture, ITestOutputHelper
         // CREATE does not subscribe, and nothing may live beside INBOX.
         Assert.Empty(await client.GetFoldersAsync(client.PersonalNamespaces[0], StatusItems.None, subscribedOnly: true));
         await client.DisconnectAsync(quit: true);
-        await using var raw = await RawImapSeeder.ConnectAsync(Server.Host, Server.ImapPort, user);
-        Assert.Equal(("NO", "Invalid mailbox name."), await raw.SendAsync("CREATE Outside"));
+        await using var raw = await RawImapSession.LoginAsync(Server.Host, Server.ImapPort, user.Name, user.Password);
+        var outside = await raw.CommandAsync("CREATE Outside");
+        Assert.Equal(("NO", "Invalid mailbox name."), (outside.Status, outside.Text));
     }
 
     [Fact]
@@ -168,11 +169,11 @@ public sealed class CourierServerTests(CourierFixture fixture, ITestOutputHelper
         // Latin-1: one byte per char, so "\u00e9" is the single 8-bit byte 0xE9.
         var raw = Encoding.Latin1.GetBytes(sent);
 
-        await using (var seeder = await RawImapSeeder.ConnectAsync(Server.Host, Server.ImapPort, user))
+        await using (var seeder = await RawImapSession.LoginAsync(Server.Host, Server.ImapPort, user.Name, user.Password))
         {
             var uid = await seeder.AppendAsync("INBOX", raw, MessageFlags.None, [], SomeDate);
             Assert.NotNull(uid);
-            Assert.Equal(alert, seeder.UntaggedLines.Any(l => l.Contains("[ALERT]", StringComparison.Ordinal)));
+            Assert.Equal(alert, seeder.Untagged.Any(l => l.Contains("[ALERT]", StringComparison.Ordinal)));
         }
 
         using var client = await Server.ConnectAsync(user);
