@@ -275,7 +275,7 @@ public sealed class CourierServer : IAsyncDisposable, IImapTestServer
         }
         catch
         {
-            TryDeleteDirectory(root);
+            ServerProcess.TryDeleteDirectory(root);
             throw;
         }
     }
@@ -409,31 +409,17 @@ public sealed class CourierServer : IAsyncDisposable, IImapTestServer
         }
 
         _process = null;
-        using (process)
+        await ServerProcess.StopAsync(process, () =>
         {
-            if (!process.HasExited)
+            try
             {
-                try
-                {
-                    process.StandardInput.Close();
-                }
-                catch (IOException)
-                {
-                    // Already gone; the wait below returns at once.
-                }
-
-                using var timeout = new CancellationTokenSource(StopTimeout);
-                try
-                {
-                    await process.WaitForExitAsync(timeout.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                    process.Kill(entireProcessTree: true);
-                    await process.WaitForExitAsync();
-                }
+                process.StandardInput.Close();
             }
-        }
+            catch (IOException)
+            {
+                // Already gone; the wait returns at once.
+            }
+        }, StopTimeout);
     }
 
     public async ValueTask DisposeAsync()
@@ -446,7 +432,7 @@ public sealed class CourierServer : IAsyncDisposable, IImapTestServer
         _disposed = true;
         await StopAsync();
         _userDbLock.Dispose();
-        TryDeleteDirectory(RootDirectory);
+        ServerProcess.TryDeleteDirectory(RootDirectory);
     }
 
     /// <summary>Tail of <see cref="LogPath"/>, for failure messages.</summary>
@@ -663,21 +649,6 @@ public sealed class CourierServer : IAsyncDisposable, IImapTestServer
         finally
         {
             listener.Stop();
-        }
-    }
-
-    private static void TryDeleteDirectory(string path)
-    {
-        try
-        {
-            Directory.Delete(path, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A leftover temp folder is harmless; failing a test over it is not.
-        }
-        catch (UnauthorizedAccessException)
-        {
         }
     }
 

@@ -135,7 +135,7 @@ public sealed class CyrusServer : IAsyncDisposable, IImapTestServer
         }
         catch
         {
-            TryDeleteDirectory(root);
+            ServerProcess.TryDeleteDirectory(root);
             throw;
         }
     }
@@ -265,23 +265,7 @@ public sealed class CyrusServer : IAsyncDisposable, IImapTestServer
         }
 
         _process = null;
-        using (process)
-        {
-            if (!process.HasExited)
-            {
-                NativeMethods.Kill(process.Id, NativeMethods.SIGTERM);
-                using var timeout = new CancellationTokenSource(StopTimeout);
-                try
-                {
-                    await process.WaitForExitAsync(timeout.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                    process.Kill(entireProcessTree: true);
-                    await process.WaitForExitAsync();
-                }
-            }
-        }
+        await ServerProcess.StopAsync(process, () => NativeMethods.Kill(process.Id, NativeMethods.SIGTERM), StopTimeout);
     }
 
     /// <summary>Stops the master (and so its children) and deletes the temp folder.</summary>
@@ -294,7 +278,7 @@ public sealed class CyrusServer : IAsyncDisposable, IImapTestServer
 
         _disposed = true;
         await StopAsync();
-        TryDeleteDirectory(RootDirectory);
+        ServerProcess.TryDeleteDirectory(RootDirectory);
     }
 
     /// <summary>
@@ -580,21 +564,6 @@ public sealed class CyrusServer : IAsyncDisposable, IImapTestServer
         finally
         {
             listener.Stop();
-        }
-    }
-
-    private static void TryDeleteDirectory(string path)
-    {
-        try
-        {
-            Directory.Delete(path, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A leftover temp folder is harmless; failing a test over it is not.
-        }
-        catch (UnauthorizedAccessException)
-        {
         }
     }
 

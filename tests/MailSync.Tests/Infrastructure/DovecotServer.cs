@@ -152,7 +152,7 @@ public sealed partial class DovecotServer : IAsyncDisposable, IImapTestServer
         }
         catch
         {
-            TryDeleteDirectory(root);
+            ServerProcess.TryDeleteDirectory(root);
             throw;
         }
     }
@@ -305,23 +305,7 @@ public sealed partial class DovecotServer : IAsyncDisposable, IImapTestServer
         }
 
         _process = null;
-        using (process)
-        {
-            if (!process.HasExited)
-            {
-                NativeMethods.Kill(process.Id, NativeMethods.SIGTERM);
-                using var timeout = new CancellationTokenSource(StopTimeout);
-                try
-                {
-                    await process.WaitForExitAsync(timeout.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                    process.Kill(entireProcessTree: true);
-                    await process.WaitForExitAsync();
-                }
-            }
-        }
+        await ServerProcess.StopAsync(process, () => NativeMethods.Kill(process.Id, NativeMethods.SIGTERM), StopTimeout);
     }
 
     public async ValueTask DisposeAsync()
@@ -338,7 +322,7 @@ public sealed partial class DovecotServer : IAsyncDisposable, IImapTestServer
             await _oauth2.DisposeAsync();
         }
 
-        TryDeleteDirectory(RootDirectory);
+        ServerProcess.TryDeleteDirectory(RootDirectory);
     }
 
     /// <summary>Tail of the server log, for failure messages.</summary>
@@ -734,21 +718,6 @@ public sealed partial class DovecotServer : IAsyncDisposable, IImapTestServer
         finally
         {
             listeners.ForEach(l => l.Stop());
-        }
-    }
-
-    private static void TryDeleteDirectory(string path)
-    {
-        try
-        {
-            Directory.Delete(path, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A leftover temp folder is harmless; failing a test over it is not.
-        }
-        catch (UnauthorizedAccessException)
-        {
         }
     }
 

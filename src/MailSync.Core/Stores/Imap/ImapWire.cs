@@ -13,7 +13,7 @@ namespace MailSync.Core.Stores.Imap;
 /// message body may contain anything, "{5}" included). While a literal header could still be
 /// forming, its few bytes are held back, so the <c>~</c> can be put in front of it.
 /// </remarks>
-internal sealed class ImapWire(Stream inner) : Stream
+internal sealed class ImapWire(Stream inner) : ConnectionStream
 {
     private const int MaxHeldBytes = 32;
     private readonly Queue<long> _binaryLiterals = new();
@@ -34,14 +34,9 @@ internal sealed class ImapWire(Stream inner) : Stream
     /// <summary>TLS is under this wire.</summary>
     public bool Encrypted { get; init; }
 
-    public override bool CanRead => true;
-    public override bool CanWrite => true;
-    public override bool CanSeek => false;
     public override bool CanTimeout => true;
     public override int ReadTimeout { get; set; } = Timeout.Infinite;
     public override int WriteTimeout { get; set; } = Timeout.Infinite;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
 
@@ -180,10 +175,6 @@ internal sealed class ImapWire(Stream inner) : Stream
     public override void Flush() => inner.Flush();
 
     public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

@@ -4,17 +4,12 @@ namespace MailSync.Core.Stores.Imap;
 /// A connection whose first bytes read are <paramref name="first"/> (a line already read from it,
 /// handed on to the next reader), then whatever <see cref="Inner"/> reads; writes go to <see cref="Inner"/>.
 /// </summary>
-internal sealed class ReplayStream(byte[] first, Stream inner) : Stream
+internal sealed class ReplayStream(byte[] first, Stream inner) : ConnectionStream
 {
     private int _replayed;
 
     public Stream Inner => inner;
 
-    public override bool CanRead => true;
-    public override bool CanWrite => true;
-    public override bool CanSeek => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
@@ -52,10 +47,6 @@ internal sealed class ReplayStream(byte[] first, Stream inner) : Stream
     public override void Flush() => inner.Flush();
 
     public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {
