@@ -44,11 +44,19 @@ public sealed class CrossServerCorpusTests(ServersFixture servers, ITestOutputHe
         await using var byHand = await HandAppend.OpenAsync(targetServer);
         int identical = 0, changedByTarget = 0, refusedByTarget = 0;
         var refusals = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        var perSource = new SortedDictionary<string, (int Served, int Identical, int Changed, int Refused)>(StringComparer.Ordinal);
         foreach (var (path, folder) in served)
         {
             Assert.True(copied.ContainsKey(path), $"{path} is missing on {to}");
             var copies = copied[path].Messages;
             var next = 0;
+            var corpusSource = path == "INBOX" ? "mimekit" : path.Split('/')[^1];
+            void Count(int identicalHere, int changedHere, int refusedHere)
+            {
+                var (n, i, c, r) = perSource.GetValueOrDefault(corpusSource);
+                perSource[corpusSource] = (n + 1, i + identicalHere, c + changedHere, r + refusedHere);
+            }
+
             foreach (var message in folder.Messages)
             {
                 var failure = result.Failures.SingleOrDefault(f => f.SourceUid == message.Uid && Normalize(f.SourceFolder) == path);
@@ -59,6 +67,7 @@ public sealed class CrossServerCorpusTests(ServersFixture servers, ITestOutputHe
                     Assert.Contains(refusal!.Split(' ', 2)[1].Split('(')[0].Trim(), failure.Reason, StringComparison.Ordinal);
                     refusals[failure.Reason] = refusals.GetValueOrDefault(failure.Reason) + 1;
                     refusedByTarget++;
+                    Count(0, 0, 1);
                     continue;
                 }
 
@@ -69,12 +78,14 @@ public sealed class CrossServerCorpusTests(ServersFixture servers, ITestOutputHe
                 if (message.Bytes.AsSpan().SequenceEqual(copy.Bytes))
                 {
                     identical++;
+                    Count(1, 0, 0);
                     continue;
                 }
 
                 var (stored, _) = await byHand.StoreAsync(message.Bytes);
                 Assert.True(stored is not null && stored.AsSpan().SequenceEqual(copy.Bytes), $"{path} UID {message.Uid}: the copy differs from what {from} serves, and not as {to} stores those bytes by hand");
                 changedByTarget++;
+                Count(0, 1, 0);
             }
 
             Assert.Equal(copies.Count, next);
@@ -83,6 +94,8 @@ public sealed class CrossServerCorpusTests(ServersFixture servers, ITestOutputHe
         var total = served.Values.Sum(f => f.Messages.Count);
         output.WriteLine($"seeded in {seeded.TotalSeconds:F1} s, migrated in {ran.TotalSeconds:F1} s, checked by {clock.Elapsed.TotalSeconds:F1} s");
         output.WriteLine($"{from} -> {to}: {total} served by {from}; {identical} identical on {to}, {changedByTarget} changed as {to} itself stores them, {refusedByTarget} refused by {to} ({string.Join("; ", refusals.Select(r => $"{r.Value}× {r.Key}"))})");
+        output.WriteLine("per corpus source (identical/served, then changed and refused by the target): " + string.Join(", ",
+            perSource.Select(p => $"{p.Key} {p.Value.Identical}/{p.Value.Served}" + (p.Value.Changed + p.Value.Refused > 0 ? $" (+{p.Value.Changed} changed, {p.Value.Refused} refused)" : ""))));
         Assert.Equal(total, identical + changedByTarget + refusedByTarget);
         Assert.Equal(result.Failures.Count, refusedByTarget);
 

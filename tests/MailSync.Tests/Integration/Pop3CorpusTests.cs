@@ -96,6 +96,29 @@ public sealed partial class Pop3CorpusTests(DovecotFixture fixture, ITestOutputH
         }
 
         Assert.Equal(expectedCopies.Order(), copyHashes.Order());
+
+        // Per corpus source: the maildrop lists the files in the order they were written, so
+        // RETR's n-th message is the n-th corpus file (checked: its bytes are the file's with LF
+        // as CRLF, plus the line break POP3 ends every message with).
+        var copyCounts = copies.GroupBy(c => Hash(c.Bytes)).ToDictionary(g => g.Key, g => g.Count());
+        var perSource = new SortedDictionary<string, (int Served, int Identical)>(StringComparer.Ordinal);
+        var listed = await Pop3Box.ReadAllAsync(Server, source);
+        for (var i = 0; i < Corpus.Messages.Count; i++)
+        {
+            var file = Corpus.ToCrlf(File.ReadAllBytes(Corpus.Messages[i].FullPath));
+            var servedBytes = listed[i].Bytes;
+            Assert.True(servedBytes.AsSpan().SequenceEqual(file) || servedBytes.AsSpan().SequenceEqual([.. file, (byte)'\r', (byte)'\n']) || withNul.Any(n => n.Uidl == listed[i].Uidl),
+                $"POP3 message {i + 1} is not {Corpus.Messages[i].RelativePath}");
+            var name = Corpus.Messages[i].RelativePath.Split('/')[1];
+            var identicalHere = copyCounts.TryGetValue(Hash(servedBytes), out var left) && left > 0 ? 1 : 0;
+            if (identicalHere == 1)
+                copyCounts[Hash(servedBytes)] = left - 1;
+            var (n, same) = perSource.GetValueOrDefault(name);
+            perSource[name] = (n + 1, same + identicalHere);
+        }
+
+        output.WriteLine("POP3 per corpus source (identical/served; the NUL message is checked as BINARY, not counted here): "
+            + string.Join(", ", perSource.Select(p => $"{p.Key} {p.Value.Identical}/{p.Value.Served}")));
         Assert.InRange(changedByServer, 0, 1);
 
         // Dates: each copy's INTERNALDATE follows the rule, checked by an independent reading of its headers.
