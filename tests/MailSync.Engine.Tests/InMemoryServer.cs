@@ -1,0 +1,137 @@
+using MailKit;
+using MailSync.Core.Model;
+
+namespace MailSync.Engine.Tests;
+
+/// <summary>
+/// An IMAP server's state in memory, for engine tests that need no network: folders with
+/// UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ (CONDSTORE), subscriptions, roles and messages (exact
+/// bytes, flags, keywords, INTERNALDATE, modseq). Every connection (<see cref="InMemoryStore"/>)
+/// works on the same state, and every change a client makes goes through <see cref="Faults"/>,
+/// which can stop the world before or after the k-th one, as a killed process would.
+/// </summary>
+public sealed class InMemoryServer(string name, Faults faults)
+{
+    private uint _nextValidity = 1000;
+
+    public string Name { get; } = name;
+
+    public Faults Faults { get; } = faults;
+
+    public SortedDictionary<string, Folder> Folders { get; } = new(StringComparer.Ordinal) { ["INBOX"] = new Folder("INBOX", 1) };
+
+    /// <summary>A folder as it was when a test made it, or created by a client.</summary>
+    public Folder Add(string path, SpecialUse role = SpecialUse.None, bool subscribed = true)
+    {
+        if (!Folders.TryGetValue(path, out var folder))
+            Folders[path] = folder = new Folder(path, ++_nextValidity) { Role = role, Subscribed = subscribed };
+        return folder;
+    }
+
+    /// <summary>Every message of every folder, for comparing end states: folder, bytes, flags, keywords, date.</summary>
+    public List<string> Snapshot() =>
+        [.. Folders.Values.SelectMany(f => f.Messages.Select(m =>
+            $"{f.Path}|{Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(m.Bytes))[..16]}|{m.Flags}|{string.Join(',', m.Keywords.Order(StringComparer.Ordinal))}|{m.Date.ToUnixTimeSeconds()}"))
+            .Concat(Folders.Values.Where(f => f.Subscribed).Select(f => $"{f.Path}|subscribed"))
+            .Order(StringComparer.Ordinal)];
+
+    public sealed class Folder(string path, uint uidValidity)
+    {
+        public string Path { get; } = path;
+        public uint UidValidity { get; set; } = uidValidity;
+        public uint UidNext { get; set; } = 1;
+        public ulong HighestModSeq { get; set; } = 1;
+        public SpecialUse Role { get; set; }
+        public bool Subscribed { get; set; } = true;
+        public List<Message> Messages { get; } = [];
+
+        /// <summary>Adds a message as a server would on APPEND; returns its UID.</summary>
+        public uint Append(byte[] bytes, MessageFlags flags, IEnumerable<string> keywords, DateTimeOffset date)
+        {
+            var message = new Message(UidNext++, bytes, flags & ~MessageFlags.Recent, new HashSet<string>(keywords, StringComparer.OrdinalIgnoreCase), date) { ModSeq = ++HighestModSeq };
+            Messages.Add(message);
+            return message.Uid;
+        }
+
+        public void SetFlags(uint uid, MessageFlags flags, IEnumerable<string> keywords)
+        {
+            var message = Messages.Single(m => m.Uid == uid);
+            message.Flags = flags;
+            message.Keywords = new HashSet<string>(keywords, StringComparer.OrdinalIgnoreCase);
+            message.ModSeq = ++HighestModSeq;
+        }
+    }
+
+    public sealed class Message(uint uid, byte[] bytes, MessageFlags flags, HashSet<string> keywords, DateTimeOffset date)
+    {
+        public uint Uid { get; } = uid;
+        public byte[] Bytes { get; } = bytes;
+        public MessageFlags Flags { get; set; } = flags;
+        public HashSet<string> Keywords { get; set; } = keywords;
+        public DateTimeOffset Date { get; } = date;
+        public ulong ModSeq { get; set; }
+    }
+}
+
+/// <summary>Thrown once the world stops: the process under test is, in effect, killed.</summary>
+public sealed class SimulatedCrash(string message) : Exception(message);
+
+/// <summary>
+/// Counts the changes clients make to the servers (CREATE, SUBSCRIBE, APPEND, STORE: each command
+/// one side effect, a MULTIAPPEND included) and stops the world at a chosen one: just before it
+/// (the intent is recorded, the command never sent) or just after it (the server did it, the client
+/// never heard). From then on every call on every connection throws <see cref="SimulatedCrash"/>.
+/// </summary>
+public sealed class Faults
+{
+    private int _count;
+    private bool _crashed;
+
+    /// <summary>Side effects made so far.</summary>
+    public int Count => _count;
+
+    /// <summary>Stop just before side effect number k (1-based); 0 never.</summary>
+    public int CrashBefore { get; set; }
+
+    /// <summary>Stop just after side effect number k (1-based); 0 never.</summary>
+    public int CrashAfter { get; set; }
+
+    public bool Crashed => _crashed;
+
+    /// <summary>Brings the world back for the next run: counting starts again, no crash planned.</summary>
+    public void Restart()
+    {
+        _crashed = false;
+        _count = 0;
+        CrashBefore = 0;
+        CrashAfter = 0;
+    }
+
+    /// <summary>Any call: fails once the world has stopped.</summary>
+    public void Check()
+    {
+        if (_crashed)
+            throw new SimulatedCrash("the process was stopped");
+    }
+
+    /// <summary>Makes one side effect, unless the world stops before or after it.</summary>
+    public T SideEffect<T>(string what, Func<T> act)
+    {
+        Check();
+        var k = ++_count;
+        if (k == CrashBefore)
+        {
+            _crashed = true;
+            throw new SimulatedCrash($"stopped before side effect {k} ({what})");
+        }
+
+        var outcome = act();
+        if (k == CrashAfter)
+        {
+            _crashed = true;
+            throw new SimulatedCrash($"stopped after side effect {k} ({what})");
+        }
+
+        return outcome;
+    }
+}

@@ -1,0 +1,164 @@
+using System.Text;
+using MailKit;
+using MailSync.Core.Checkpoints;
+using MailSync.Core.Jobs;
+using MailSync.Core.Mapping;
+using MailSync.Core.Model;
+using MailSync.Core.Resilience;
+using MailSync.Core.Sync;
+using Xunit.Abstractions;
+
+namespace MailSync.Engine.Tests;
+
+/// <summary>
+/// mbsync's way of testing a sync engine, on today's migrate engine: every scenario runs once
+/// uninterrupted (the reference end state), then once more stopped just before and just after each
+/// of its side effects k = 1..n (as a killed process would be: the ledger keeps what it committed,
+/// the servers what they did), then resumed by a fresh run. The resumed end state must equal the
+/// reference (no message lost, none duplicated, flags and dates as in the reference), and one more
+/// run must make no change at all.
+/// </summary>
+public sealed class InterruptEveryStepTests(ITestOutputHelper output)
+{
+    public sealed record Scenario(string Name, Action<InMemoryServer> Seed, Action<InMemoryServer>? ChangeAfterFirstRun, int BatchMessages)
+    {
+        public override string ToString() => Name;
+    }
+
+    public static TheoryData<Scenario> Scenarios() =>
+    [
+        new Scenario("first copy: nested folders, identical twins, no Message-ID, keywords; batches of 3", SeedTree, null, 3),
+        new Scenario("first copy, one message per APPEND", SeedTree, null, 1),
+        new Scenario("second run: new mail, a new folder, flag and keyword changes", SeedTree, ChangeSource, 3),
+    ];
+
+    [Theory]
+    [MemberData(nameof(Scenarios))]
+    public async Task Stopped_before_or_after_any_side_effect_and_resumed_it_ends_as_the_uninterrupted_run(Scenario scenario)
+    {
+        var reference = await RunScenarioAsync(scenario, crashBefore: 0, crashAfter: 0);
+        Assert.True(reference.SideEffects > 0, "the scenario has nothing to do");
+        Assert.Equal(0, reference.RerunSideEffects);
+        // The reference copies everything: the target holds each source message once, as it is.
+        Assert.Equal(reference.Source.Where(l => !l.EndsWith("|subscribed", StringComparison.Ordinal)), reference.Target.Where(l => !l.EndsWith("|subscribed", StringComparison.Ordinal)));
+
+        var runs = 0;
+        for (var k = 1; k <= reference.SideEffects; k++)
+        {
+            foreach (var before in new[] { true, false })
+            {
+                var interrupted = await RunScenarioAsync(scenario, before ? k : 0, before ? 0 : k);
+                Assert.True(interrupted.Crashed, $"{scenario}: stopping {(before ? "before" : "after")} side effect {k} never happened");
+                Assert.True(reference.Target.SequenceEqual(interrupted.Target),
+                    $"{scenario}: stopped {(before ? "before" : "after")} side effect {k} and resumed, the target differs:\n  reference: {string.Join("\n             ", reference.Target)}\n  resumed:   {string.Join("\n             ", interrupted.Target)}");
+                Assert.Equal(0, interrupted.RerunSideEffects);
+                runs++;
+            }
+        }
+
+        output.WriteLine($"{scenario}: {reference.SideEffects} side effects, {runs} interrupted runs resumed to the reference end state");
+    }
+
+    private sealed record Outcome(int SideEffects, bool Crashed, List<string> Source, List<string> Target, int RerunSideEffects);
+
+    /// <summary>
+    /// Seeds fresh servers, runs the scenario's measured run (after a complete first run and the
+    /// change, if it has one) stopped as asked, then resumes and runs once more.
+    /// </summary>
+    private static async Task<Outcome> RunScenarioAsync(Scenario scenario, int crashBefore, int crashAfter)
+    {
+        var faults = new Faults();
+        var source = new InMemoryServer("source", faults);
+        var target = new InMemoryServer("target", faults);
+        scenario.Seed(source);
+        var ledgerPath = Path.Combine(Path.GetTempPath(), $"mailsync-engine-{Guid.NewGuid():N}.db");
+        try
+        {
+            if (scenario.ChangeAfterFirstRun is { } change)
+            {
+                await RunAsync(source, target, ledgerPath, scenario.BatchMessages);
+                change(source);
+                faults.Restart();
+            }
+
+            faults.CrashBefore = crashBefore;
+            faults.CrashAfter = crashAfter;
+            var crashed = false;
+            try
+            {
+                await RunAsync(source, target, ledgerPath, scenario.BatchMessages);
+            }
+            catch (SimulatedCrash)
+            {
+                crashed = true;
+            }
+
+            var sideEffects = faults.Count;
+            if (crashed)
+            {
+                faults.Restart();
+                await RunAsync(source, target, ledgerPath, scenario.BatchMessages);
+            }
+
+            faults.Restart();
+            await RunAsync(source, target, ledgerPath, scenario.BatchMessages);
+            return new Outcome(sideEffects, crashed, source.Snapshot(), target.Snapshot(), faults.Count);
+        }
+        finally
+        {
+            foreach (var file in new[] { ledgerPath, ledgerPath + "-wal", ledgerPath + "-shm" })
+                File.Delete(file);
+        }
+    }
+
+    /// <summary>One run of the migrate engine with a ledger opened afresh, as a new process would.</summary>
+    private static async Task RunAsync(InMemoryServer sourceServer, InMemoryServer targetServer, string ledgerPath, int batchMessages)
+    {
+        var log = Serilog.Core.Logger.None;
+        using var ledger = CheckpointLedger.Open(ledgerPath);
+        var circuit = new ServerCircuits(log).For("memory", 1);
+        var pipelines = new AccountPipelines("memory", 0, TimeSpan.Zero, circuit, log);
+        await using var source = new InMemoryStore(sourceServer);
+        await using var target = new InMemoryStore(targetServer);
+        await source.ConnectAsync(CancellationToken.None);
+        await target.ConnectAsync(CancellationToken.None);
+        var engine = new MigrationEngine("job", source, target, ledger, new MigrationOptions { BatchMessages = batchMessages }, new JobResult { Job = "job" },
+            pipelines, pipelines, NullMigrationObserver.Instance, log);
+        await engine.RunAsync(FolderMappingOptions.Default, CancellationToken.None);
+    }
+
+    private static readonly DateTimeOffset Start = new(2022, 5, 1, 8, 0, 0, TimeSpan.Zero);
+
+    private static void SeedTree(InMemoryServer server)
+    {
+        var inbox = server.Folders["INBOX"];
+        for (var i = 0; i < 5; i++)
+            inbox.Append(Message(i), i % 2 == 0 ? MessageFlags.Seen : MessageFlags.None, i == 3 ? ["$Label1"] : [], Start.AddHours(i));
+        var archive = server.Add("Archive", SpecialUse.Archive);
+        // Identical twins (same bytes, same date) and a message without Message-ID or header block.
+        archive.Append(Message(10), MessageFlags.Seen, [], Start.AddDays(1));
+        archive.Append(Message(10), MessageFlags.Seen, [], Start.AddDays(1));
+        archive.Append(Encoding.ASCII.GetBytes(" no header block\r\njust text\r\n"), MessageFlags.None, [], Start.AddDays(2));
+        archive.Append(Message(11, messageId: false), MessageFlags.Flagged, ["work"], Start.AddDays(3));
+        var year = server.Add("Archive/2020");
+        for (var i = 20; i < 23; i++)
+            year.Append(Message(i), MessageFlags.Seen | MessageFlags.Answered, ["$Forwarded"], Start.AddDays(i));
+    }
+
+    private static void ChangeSource(InMemoryServer server)
+    {
+        var inbox = server.Folders["INBOX"];
+        for (var i = 30; i < 34; i++)
+            inbox.Append(Message(i), MessageFlags.None, [], Start.AddDays(i));
+        var archive = server.Folders["Archive"];
+        archive.SetFlags(archive.Messages[0].Uid, MessageFlags.Seen | MessageFlags.Flagged, ["important"]);
+        archive.SetFlags(archive.Messages[3].Uid, MessageFlags.None, []);
+        var fresh = server.Add("Projects");
+        fresh.Append(Message(40), MessageFlags.None, [], Start.AddDays(40));
+        fresh.Append(Message(40), MessageFlags.None, [], Start.AddDays(40));
+    }
+
+    private static byte[] Message(int n, bool messageId = true)
+        => Encoding.ASCII.GetBytes(
+            (messageId ? $"Message-ID: <m{n}@engine.test>\r\n" : "") + $"From: a@example.org\r\nSubject: message {n}\r\n\r\nbody of message {n}\r\n");
+}
