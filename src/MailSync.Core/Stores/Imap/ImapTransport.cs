@@ -140,10 +140,21 @@ internal static class ImapTransport
         await SendAsync(plain, "M1 STARTTLS\r\n", cancellationToken).ConfigureAwait(false);
         var (_, tagged) = await reader.ReadResponseAsync("M1", cancellationToken).ConfigureAwait(false);
         if (!tagged.StartsWith("M1 OK", StringComparison.OrdinalIgnoreCase))
-            throw new NotSupportedException($"The IMAP server refused STARTTLS: {tagged}");
+        {
+            throw new StoreConnectException(
+                $"{endpoint}: the server offers STARTTLS but refused it ({Printable(tagged[3..])}); stopped before logging in, the password was not sent in clear",
+                StoreConnectFailure.NotEncrypted);
+        }
 
         var tls = await HandshakeAsync(plain, endpoint, trust, cancellationToken).ConfigureAwait(false);
         return new ReplayStream(Encoding.ASCII.GetBytes(WithoutCode(greeting) + "\r\n"), tls);
+    }
+
+    /// <summary>A server's words, fit for a message: control characters and anything past 200 characters left out.</summary>
+    private static string Printable(string text)
+    {
+        var clean = new string([.. text.Where(c => !char.IsControl(c)).Take(200)]);
+        return clean.Length < text.Length ? clean + "…" : clean;
     }
 
     private static Task SendAsync(Stream stream, string line, CancellationToken cancellationToken)
