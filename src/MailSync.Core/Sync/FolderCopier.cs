@@ -138,44 +138,19 @@ internal sealed class FolderCopier(
         var condStore = sourceStatus.HighestModSeq is not null && pair.SourceHighestModSeq != 0;
         var summaries = await _sourceRetry.RunAsync(sourcePipelines.Read, $"list {sourceName}",
             ct => source.FetchSummariesAsync(incremental ? pair.SourceUidNext : 1, ct), cancellationToken).ConfigureAwait(false);
-        var toCopy = new List<MessageInfo>();
-        foreach (var summary in summaries)
-        {
-            if (!records.TryGetValue(summary.Uid, out var record))
-                toCopy.Add(summary);
-            else if (!incremental)
-                NoteFlags(record, summary.Flags, summary.Keywords, flagChanges);
-        }
-
+        IReadOnlyList<FlagState>? changed = null;
         if (incremental)
         {
-            var changed = await _sourceRetry.RunAsync(sourcePipelines.Read, $"flag changes in {sourceName}",
+            changed = await _sourceRetry.RunAsync(sourcePipelines.Read, $"flag changes in {sourceName}",
                 ct => condStore ? source.FetchFlagChangesAsync(pair.SourceHighestModSeq, ct) : source.FetchAllFlagsAsync(ct), cancellationToken).ConfigureAwait(false);
-            foreach (var state in changed)
-            {
-                if (records.TryGetValue(state.Uid, out var record))
-                    NoteFlags(record, state.Flags, state.Keywords, flagChanges);
-            }
         }
 
-        foreach (var record in records.Values)
-        {
-            if (record.State == MessageState.Copied)
-                folderResult.AlreadyCopied++;
-            else if (record.State == MessageState.Failed)
-                ReportEarlierFailure(folder, record, folderResult);
-        }
-
-        return toCopy;
-    }
-
-    private static void NoteFlags(MessageRecord record, MessageFlags flags, IEnumerable<string> keywords, List<(MessageRecord Row, string Now)> flagChanges)
-    {
-        if (record.State != MessageState.Copied || record.TargetUid is null)
-            return;
-        var now = FlagText.Format(flags & FlagText.Settable, keywords);
-        if (!string.Equals(now, record.SourceFlags, StringComparison.Ordinal))
-            flagChanges.Add((record, now));
+        var plan = MessagePlanner.Make(records, summaries, changed);
+        flagChanges.AddRange(plan.FlagChanges);
+        folderResult.AlreadyCopied += plan.AlreadyCopied;
+        foreach (var failed in plan.EarlierFailures)
+            ReportEarlierFailure(folder, failed, folderResult);
+        return [.. plan.ToCopy];
     }
 
     /// <summary>
@@ -190,14 +165,8 @@ internal sealed class FolderCopier(
         var rows = new List<MessageRecord>();
         foreach (var (row, now) in changes)
         {
-            var (beforeFlags, beforeKeywords) = FlagText.Parse(row.SourceFlags);
-            var (nowFlags, nowKeywords) = FlagText.Parse(now);
-            var (addKeywords, dropped) = keywords.Filter(nowKeywords.Except(beforeKeywords, StringComparer.Ordinal));
+            var (change, targetNow, dropped) = FlagMerge.OneWay(row.SourceFlags, now, row.TargetFlags, keywords.Filter);
             NoteDropped(dropped, folderResult);
-
-            var change = new FlagChange(nowFlags & ~beforeFlags, addKeywords, beforeFlags & ~nowFlags, beforeKeywords.Except(nowKeywords, StringComparer.Ordinal).ToList());
-            var (targetFlags, targetKeywords) = FlagText.Parse(row.TargetFlags);
-            var targetNow = FlagText.Format((targetFlags | change.Add) & ~change.Remove, targetKeywords.Union(change.AddKeywords, StringComparer.Ordinal).Except(change.RemoveKeywords, StringComparer.Ordinal));
             rows.Add(row with { SourceFlags = now, TargetFlags = targetNow });
             if (change.IsEmpty)
                 continue;
