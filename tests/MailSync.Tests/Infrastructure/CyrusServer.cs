@@ -439,45 +439,8 @@ public sealed class CyrusServer : IAsyncDisposable, IImapTestServer
         }
     }
 
-    private async Task WaitUntilReadyAsync(Process process, CancellationToken ct)
-    {
-        var deadline = DateTime.UtcNow + StartTimeout;
-        var lastProblem = "no attempt yet";
-        while (DateTime.UtcNow < deadline)
-        {
-            ct.ThrowIfCancellationRequested();
-            if (process.HasExited)
-            {
-                throw StartFailure($"master exited with code {process.ExitCode} during startup.");
-            }
-
-            try
-            {
-                using var tcp = new TcpClient();
-                using var attempt = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                attempt.CancelAfter(TimeSpan.FromSeconds(5));
-                await tcp.ConnectAsync(IPAddress.Loopback, ImapPort, attempt.Token);
-                using var reader = new StreamReader(tcp.GetStream(), Encoding.ASCII);
-                var greeting = await reader.ReadLineAsync(attempt.Token);
-                if (greeting is not null && greeting.StartsWith("* OK", StringComparison.Ordinal))
-                {
-                    return;
-                }
-
-                // imapd exits at once (closing the connection) on a fatal config error: keep trying,
-                // the console output will say why.
-                lastProblem = $"unexpected greeting '{greeting}'";
-            }
-            catch (Exception e) when (e is SocketException or IOException or OperationCanceledException && !ct.IsCancellationRequested)
-            {
-                lastProblem = e.Message;
-            }
-
-            await Task.Delay(50, ct);
-        }
-
-        throw StartFailure($"IMAP port {ImapPort} did not answer '* OK' within {StartTimeout.TotalSeconds:0} s ({lastProblem}).");
-    }
+    private Task WaitUntilReadyAsync(Process process, CancellationToken ct)
+        => ServerProcess.WaitForGreetingAsync(process, "master", ImapPort, StartTimeout, StartFailure, ct);
 
     private InvalidOperationException StartFailure(string what) =>
         new($"Could not start the test Cyrus ({Path.Combine(_installDirectory, BinDirectory, "master")} -C {ConfigPath}): {what}\n"

@@ -510,43 +510,8 @@ public sealed partial class DovecotServer : IAsyncDisposable, IImapTestServer
         await WaitUntilReadyAsync(process, ct);
     }
 
-    private async Task WaitUntilReadyAsync(Process process, CancellationToken ct)
-    {
-        var deadline = DateTime.UtcNow + StartTimeout;
-        string lastProblem = "no attempt yet";
-        while (DateTime.UtcNow < deadline)
-        {
-            ct.ThrowIfCancellationRequested();
-            if (process.HasExited)
-            {
-                throw StartFailure($"dovecot exited with code {process.ExitCode} during startup.");
-            }
-
-            try
-            {
-                using var tcp = new TcpClient();
-                using var attempt = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                attempt.CancelAfter(TimeSpan.FromSeconds(5));
-                await tcp.ConnectAsync(IPAddress.Loopback, ImapPort, attempt.Token);
-                using var reader = new StreamReader(tcp.GetStream(), Encoding.ASCII);
-                var greeting = await reader.ReadLineAsync(attempt.Token);
-                if (greeting is not null && greeting.StartsWith("* OK", StringComparison.Ordinal))
-                {
-                    return;
-                }
-
-                lastProblem = $"unexpected greeting '{greeting}'";
-            }
-            catch (Exception e) when (e is SocketException or IOException or OperationCanceledException && !ct.IsCancellationRequested)
-            {
-                lastProblem = e.Message;
-            }
-
-            await Task.Delay(50, ct);
-        }
-
-        throw StartFailure($"IMAP port {ImapPort} did not answer '* OK' within {StartTimeout.TotalSeconds:0} s ({lastProblem}).");
-    }
+    private Task WaitUntilReadyAsync(Process process, CancellationToken ct)
+        => ServerProcess.WaitForGreetingAsync(process, "dovecot", ImapPort, StartTimeout, StartFailure, ct);
 
     private InvalidOperationException StartFailure(string what)
     {
