@@ -16,6 +16,27 @@ public sealed class InMemoryServer(string name, Faults faults)
 
     public string Name { get; } = name;
 
+    /// <summary>Answers APPEND with APPENDUID (UIDPLUS); without it the client learns the new UIDs by looking.</summary>
+    public bool UidPlus { get; set; } = true;
+
+    /// <summary>Refuses (NO) every APPEND whose message contains this text; null refuses nothing.</summary>
+    public string? RefuseContaining { get; set; }
+
+    /// <summary>
+    /// The folder is recreated with a new UIDVALIDITY and its messages numbered again from 1, as a
+    /// server does after a rebuild of its index: every UID a client recorded is now meaningless.
+    /// </summary>
+    public void Renumber(string path)
+    {
+        var folder = Folders[path];
+        var messages = folder.Messages.ToList();
+        folder.Messages.Clear();
+        folder.UidValidity = ++_nextValidity;
+        folder.UidNext = 1;
+        foreach (var m in messages)
+            folder.Append(m.Bytes, m.Flags, m.Keywords, m.Date);
+    }
+
     public Faults Faults { get; } = faults;
 
     public SortedDictionary<string, Folder> Folders { get; } = new(StringComparer.Ordinal) { ["INBOX"] = new Folder("INBOX", 1) };
@@ -78,9 +99,9 @@ public sealed class SimulatedCrash(string message) : Exception(message);
 
 /// <summary>
 /// Counts the changes clients make to the servers (CREATE, SUBSCRIBE, APPEND, STORE: each command
-/// one side effect, a MULTIAPPEND included) and stops the world at a chosen one: just before it
-/// (the intent is recorded, the command never sent) or just after it (the server did it, the client
-/// never heard). From then on every call on every connection throws <see cref="SimulatedCrash"/>.
+/// one side effect, a MULTIAPPEND included, a refused one too) and stops the world at a chosen one:
+/// just before it (the intent is recorded, the command never sent) or just after it (the server did
+/// it, or refused it, and the client never heard). From then on every call on every connection throws <see cref="SimulatedCrash"/>.
 /// </summary>
 public sealed class Faults
 {
@@ -125,7 +146,18 @@ public sealed class Faults
             throw new SimulatedCrash($"stopped before side effect {k} ({what})");
         }
 
-        var outcome = act();
+        T outcome;
+        try
+        {
+            outcome = act();
+        }
+        catch (Exception refused) when (k == CrashAfter && refused is not SimulatedCrash)
+        {
+            // The server answered NO, and the client never heard it.
+            _crashed = true;
+            throw new SimulatedCrash($"stopped after side effect {k} ({what}), which the server refused");
+        }
+
         if (k == CrashAfter)
         {
             _crashed = true;

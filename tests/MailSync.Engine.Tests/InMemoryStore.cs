@@ -87,8 +87,14 @@ public sealed class InMemoryStore(InMemoryServer server) : IMessageSource, IMess
         var target = server.Folders[folder];
         // Rendered outside the side effect, as MailKit measures and writes the literal.
         var rendered = items.Select(Render).ToList();
-        IReadOnlyList<uint?> uids = server.Faults.SideEffect($"APPEND {items.Count} to {folder}",
-            () => items.Select((item, i) => (uint?)target.Append(rendered[i], item.Flags, item.Keywords, item.InternalDate)).ToList());
+        IReadOnlyList<uint?> uids = server.Faults.SideEffect($"APPEND {items.Count} to {folder}", () =>
+        {
+            // MULTIAPPEND is all or nothing: one refused message refuses the command.
+            if (server.RefuseContaining is { } marker && rendered.Any(r => System.Text.Encoding.Latin1.GetString(r).Contains(marker, StringComparison.Ordinal)))
+                throw new TargetRefusedException($"[LIMIT] {server.Name} does not take messages with {marker}");
+            var assigned = items.Select((item, i) => target.Append(rendered[i], item.Flags, item.Keywords, item.InternalDate)).ToList();
+            return assigned.Select(uid => server.UidPlus ? (uint?)uid : null).ToList();
+        });
         return Task.FromResult(uids);
     }
 

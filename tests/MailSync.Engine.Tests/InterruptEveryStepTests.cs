@@ -20,7 +20,10 @@ namespace MailSync.Engine.Tests;
 /// </summary>
 public sealed class InterruptEveryStepTests(ITestOutputHelper output)
 {
-    public sealed record Scenario(string Name, Action<InMemoryServer> Seed, Action<InMemoryServer>? ChangeAfterFirstRun, int BatchMessages)
+    /// <param name="ChangeAfterFirstRun">When set, the measured run is the second: after a complete first run, this changes (source, target).</param>
+    /// <param name="Target">Sets up how the target server behaves.</param>
+    public sealed record Scenario(
+        string Name, Action<InMemoryServer> Seed, Action<InMemoryServer, InMemoryServer>? ChangeAfterFirstRun, int BatchMessages, Action<InMemoryServer>? Target = null)
     {
         public override string ToString() => Name;
     }
@@ -29,7 +32,11 @@ public sealed class InterruptEveryStepTests(ITestOutputHelper output)
     [
         new Scenario("first copy: nested folders, identical twins, no Message-ID, keywords; batches of 3", SeedTree, null, 3),
         new Scenario("first copy, one message per APPEND", SeedTree, null, 1),
-        new Scenario("second run: new mail, a new folder, flag and keyword changes", SeedTree, ChangeSource, 3),
+        new Scenario("second run: new mail, a new folder, flag and keyword changes", SeedTree, (source, _) => ChangeSource(source), 3),
+        new Scenario("first copy to a target without UIDPLUS: new UIDs, twins included, found by content", SeedTree, null, 3, t => t.UidPlus = false),
+        new Scenario("first copy with a message the target refuses: recorded as failed, the rest copied", SeedTree, null, 3, t => t.RefuseContaining = "message 21"),
+        new Scenario("second run after the target renumbered a folder (new UIDVALIDITY): copies found again, nothing copied twice",
+            SeedTree, (source, target) => { ChangeSource(source); target.Renumber("Archive"); }, 3),
     ];
 
     [Theory]
@@ -39,8 +46,12 @@ public sealed class InterruptEveryStepTests(ITestOutputHelper output)
         var reference = await RunScenarioAsync(scenario, crashBefore: 0, crashAfter: 0);
         Assert.True(reference.SideEffects > 0, "the scenario has nothing to do");
         Assert.Equal(0, reference.RerunSideEffects);
-        // The reference copies everything: the target holds each source message once, as it is.
-        Assert.Equal(reference.Source.Where(l => !l.EndsWith("|subscribed", StringComparison.Ordinal)), reference.Target.Where(l => !l.EndsWith("|subscribed", StringComparison.Ordinal)));
+        // The reference copies everything the target takes: each source message once, as it is.
+        var refused = scenario.Name.Contains("refuses", StringComparison.Ordinal) ? 1 : 0;
+        var messagesOnSource = reference.Source.Where(l => !l.EndsWith("|subscribed", StringComparison.Ordinal)).ToList();
+        var messagesOnTarget = reference.Target.Where(l => !l.EndsWith("|subscribed", StringComparison.Ordinal)).ToList();
+        Assert.Equal(messagesOnSource.Count - refused, messagesOnTarget.Count);
+        Assert.All(messagesOnTarget, line => Assert.Contains(line, messagesOnSource));
 
         var runs = 0;
         for (var k = 1; k <= reference.SideEffects; k++)
@@ -71,13 +82,14 @@ public sealed class InterruptEveryStepTests(ITestOutputHelper output)
         var source = new InMemoryServer("source", faults);
         var target = new InMemoryServer("target", faults);
         scenario.Seed(source);
+        scenario.Target?.Invoke(target);
         var ledgerPath = Path.Combine(Path.GetTempPath(), $"mailsync-engine-{Guid.NewGuid():N}.db");
         try
         {
             if (scenario.ChangeAfterFirstRun is { } change)
             {
                 await RunAsync(source, target, ledgerPath, scenario.BatchMessages);
-                change(source);
+                change(source, target);
                 faults.Restart();
             }
 
