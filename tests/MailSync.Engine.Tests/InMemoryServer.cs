@@ -22,6 +22,9 @@ public sealed class InMemoryServer(string name, Faults faults)
     /// <summary>Refuses (NO) every APPEND whose message contains this text; null refuses nothing.</summary>
     public string? RefuseContaining { get; set; }
 
+    /// <summary>Refuses (NO) every APPEND whose message has an LF without a CR before it, as Cyrus does.</summary>
+    public bool RefuseBareLineFeeds { get; set; }
+
     /// <summary>
     /// The folder is recreated with a new UIDVALIDITY and its messages numbered again from 1, as a
     /// server does after a rebuild of its index: every UID a client recorded is now meaningless.

@@ -92,6 +92,8 @@ public sealed class InMemoryStore(InMemoryServer server) : IMessageSource, IMess
             // MULTIAPPEND is all or nothing: one refused message refuses the command.
             if (server.RefuseContaining is { } marker && rendered.Any(r => System.Text.Encoding.Latin1.GetString(r).Contains(marker, StringComparison.Ordinal)))
                 throw new TargetRefusedException($"[LIMIT] {server.Name} does not take messages with {marker}");
+            if (server.RefuseBareLineFeeds && rendered.Any(r => r.Where((b, i) => b == '\n' && (i == 0 || r[i - 1] != '\r')).Any()))
+                throw new TargetRefusedException("Message contains bare newlines");
             var assigned = items.Select((item, i) => target.Append(rendered[i], item.Flags, item.Keywords, item.InternalDate)).ToList();
             return assigned.Select(uid => server.UidPlus ? (uint?)uid : null).ToList();
         });

@@ -1,10 +1,6 @@
 using System.Text;
 using MailKit;
-using MailSync.Core.Checkpoints;
-using MailSync.Core.Jobs;
-using MailSync.Core.Mapping;
 using MailSync.Core.Model;
-using MailSync.Core.Resilience;
 using MailSync.Core.Sync;
 using Xunit.Abstractions;
 
@@ -83,8 +79,8 @@ public sealed class InterruptEveryStepTests(ITestOutputHelper output)
         var target = new InMemoryServer("target", faults);
         scenario.Seed(source);
         scenario.Target?.Invoke(target);
-        var ledgerPath = Path.Combine(Path.GetTempPath(), $"mailsync-engine-{Guid.NewGuid():N}.db");
-        try
+        using var ledger = new EngineRun.TempLedger();
+        var ledgerPath = ledger.Path;
         {
             if (scenario.ChangeAfterFirstRun is { } change)
             {
@@ -116,28 +112,10 @@ public sealed class InterruptEveryStepTests(ITestOutputHelper output)
             await RunAsync(source, target, ledgerPath, scenario.BatchMessages);
             return new Outcome(sideEffects, crashed, source.Snapshot(), target.Snapshot(), faults.Count);
         }
-        finally
-        {
-            foreach (var file in new[] { ledgerPath, ledgerPath + "-wal", ledgerPath + "-shm" })
-                File.Delete(file);
-        }
     }
 
-    /// <summary>One run of the migrate engine with a ledger opened afresh, as a new process would.</summary>
-    private static async Task RunAsync(InMemoryServer sourceServer, InMemoryServer targetServer, string ledgerPath, int batchMessages)
-    {
-        var log = Serilog.Core.Logger.None;
-        using var ledger = CheckpointLedger.Open(ledgerPath);
-        var circuit = new ServerCircuits(log).For("memory", 1);
-        var pipelines = new AccountPipelines("memory", 0, TimeSpan.Zero, circuit, log);
-        await using var source = new InMemoryStore(sourceServer);
-        await using var target = new InMemoryStore(targetServer);
-        await source.ConnectAsync(CancellationToken.None);
-        await target.ConnectAsync(CancellationToken.None);
-        var engine = new MigrationEngine("job", source, target, ledger, new MigrationOptions { BatchMessages = batchMessages }, new JobResult { Job = "job" },
-            pipelines, pipelines, NullMigrationObserver.Instance, log);
-        await engine.RunAsync(FolderMappingOptions.Default, CancellationToken.None);
-    }
+    private static Task RunAsync(InMemoryServer source, InMemoryServer target, string ledgerPath, int batchMessages)
+        => EngineRun.RunAsync(source, target, ledgerPath, new MigrationOptions { BatchMessages = batchMessages });
 
     private static readonly DateTimeOffset Start = new(2022, 5, 1, 8, 0, 0, TimeSpan.Zero);
 

@@ -20,7 +20,8 @@ public static class RawMessage
     /// <summary>What one pass over a message's bytes tells before it is appended.</summary>
     /// <returns>
     /// Whether it holds a NUL byte (IMAP cannot append it without BINARY), and whether it is
-    /// canonical: every LF follows a CR and it ends with a line break, so APPEND sends it unchanged.
+    /// canonical: every LF follows a CR and it ends with a line break. Either way it is appended
+    /// unchanged; a target that refuses a message that is not canonical is told about in its reason.
     /// </returns>
     public static (bool HasNul, bool Canonical) Scan(Stream content)
     {

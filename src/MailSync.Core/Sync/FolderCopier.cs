@@ -345,14 +345,14 @@ internal sealed class FolderCopier(
     {
         item = null;
         targetSize = 0;
-        var failure = TargetWriter.Prepare(spool, target.TakesBinary, out var mime, out var binary);
+        var failure = TargetWriter.Prepare(spool, target.TakesBinary, out var mime, out var binary, out var notCrlf);
         if (failure is not null)
             return failure;
         targetSize = spool!.Length;
 
         var (send, dropped) = keywords.Filter(message.Keywords);
         NoteDropped(dropped, folderResult);
-        item = new AppendItem(mime!, message.Flags & FlagText.Settable, send, message.InternalDate) { Size = targetSize, Binary = binary };
+        item = new AppendItem(mime!, message.Flags & FlagText.Settable, send, message.InternalDate) { Size = targetSize, Binary = binary, NotCrlf = notCrlf };
         return null;
     }
 

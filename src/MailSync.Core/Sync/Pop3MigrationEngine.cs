@@ -239,7 +239,7 @@ public sealed class Pop3MigrationEngine(
                 // Only a retried message has a row already; a new one starts at zero attempts.
                 var earlier = records.GetValueOrDefault(ids[i]);
                 var spool = i < streams.Count ? streams[i] : null;
-                var failure = TargetWriter.Prepare(spool, target.TakesBinary, out var mime, out var binary);
+                var failure = TargetWriter.Prepare(spool, target.TakesBinary, out var mime, out var binary, out var notCrlf);
                 if (failure is not null)
                 {
                     var failed = NewRecord(ids[i], message, MessageState.Failed, 0, 0, null, uidNext, failure) with { Attempts = (earlier?.Attempts ?? 0) + 1 };
@@ -254,7 +254,7 @@ public sealed class Pop3MigrationEngine(
                 var targetSize = spool!.Length;
                 var (date, dateSource) = ArrivalDate.Choose(headers, retrievedAt);
                 messageIds[ids[i]] = RawMessage.MessageId(headers);
-                items.Add(new AppendItem(mime!, flags, keywords, date) { Size = targetSize, Binary = binary });
+                items.Add(new AppendItem(mime!, flags, keywords, date) { Size = targetSize, Binary = binary, NotCrlf = notCrlf });
                 // The Message-ID is left out of the matching key: MimeKit's reading of a broken
                 // header may differ from the target's envelope, and date + size already pair.
                 intents.Add(NewRecord(ids[i], message, MessageState.Pending, date.ToUnixTimeSeconds(), targetSize, dateSource, uidNext, null) with

@@ -82,17 +82,19 @@ internal sealed class TargetWriter(
     /// whether it needs a binary literal (it holds NUL bytes, which only a target offering BINARY,
     /// RFC 3516, can take). The target then reports the message's size as the spool's length.
     /// </summary>
-    public static string? Prepare(Stream? spool, bool targetTakesBinary, out MimeMessage? message, out bool binary)
+    public static string? Prepare(Stream? spool, bool targetTakesBinary, out MimeMessage? message, out bool binary, out bool notCrlf)
     {
         message = null;
         binary = false;
+        notCrlf = false;
         if (spool is null)
             return "the source did not return the message body";
-        var (hasNul, _) = RawMessage.Scan(spool);
+        var (hasNul, canonical) = RawMessage.Scan(spool);
         if (hasNul && !targetTakesBinary)
             return "contains NUL bytes, which IMAP APPEND can carry only as a binary literal, and the target does not offer BINARY (RFC 3516)";
 
         binary = hasNul;
+        notCrlf = !canonical && !hasNul;
         message = VerbatimMessage.Create(spool);
         return null;
     }
@@ -175,7 +177,8 @@ internal sealed class TargetWriter(
                 catch (TargetRefusedException oneRefused)
                 {
                     var intent = step[0].Intent;
-                    var reason = $"refused by the target: {oneRefused.ServerText}";
+                    var reason = $"refused by the target: {oneRefused.ServerText}"
+                        + (step[0].Item.NotCrlf ? " (the message has a bare LF or no final line break, kept as the source served it)" : "");
                     refused(intent, reason);
                     done.Add(intent with { State = MessageState.Failed, LastError = reason, Attempts = intent.Attempts + 1 });
                 }

@@ -1,0 +1,39 @@
+using MailSync.Core.Checkpoints;
+using MailSync.Core.Jobs;
+using MailSync.Core.Mapping;
+using MailSync.Core.Resilience;
+using MailSync.Core.Sync;
+
+namespace MailSync.Engine.Tests;
+
+/// <summary>Runs today's migrate engine between two in-memory servers, as one process run would.</summary>
+internal static class EngineRun
+{
+    /// <summary>One run with the ledger at <paramref name="ledgerPath"/> opened afresh (as a new process would); returns its result.</summary>
+    public static async Task<JobResult> RunAsync(InMemoryServer sourceServer, InMemoryServer targetServer, string ledgerPath, MigrationOptions? options = null)
+    {
+        var log = Serilog.Core.Logger.None;
+        using var ledger = CheckpointLedger.Open(ledgerPath);
+        var pipelines = new AccountPipelines("memory", 0, TimeSpan.Zero, new ServerCircuits(log).For("memory", 1), log);
+        await using var source = new InMemoryStore(sourceServer);
+        await using var target = new InMemoryStore(targetServer);
+        await source.ConnectAsync(CancellationToken.None);
+        await target.ConnectAsync(CancellationToken.None);
+        var result = new JobResult { Job = "job" };
+        await new MigrationEngine("job", source, target, ledger, options ?? new MigrationOptions(), result, pipelines, pipelines, NullMigrationObserver.Instance, log)
+            .RunAsync(FolderMappingOptions.Default, CancellationToken.None);
+        return result;
+    }
+
+    /// <summary>A ledger path in the temp folder, deleted (with its WAL files) when disposed.</summary>
+    public sealed class TempLedger : IDisposable
+    {
+        public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"mailsync-engine-{Guid.NewGuid():N}.db");
+
+        public void Dispose()
+        {
+            foreach (var file in new[] { Path, Path + "-wal", Path + "-shm" })
+                File.Delete(file);
+        }
+    }
+}
