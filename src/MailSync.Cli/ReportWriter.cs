@@ -37,6 +37,7 @@ internal static class ReportWriter
                     f.Copied,
                     f.AlreadyCopied,
                     f.Reconciled,
+                    f.FoundOnTarget,
                     f.Failed,
                     f.CopiedBytes,
                     f.Unchanged,

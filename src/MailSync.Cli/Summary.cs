@@ -57,7 +57,7 @@ internal static class Summary
             {
                 table.AddRow(
                     Markup.Escape(job.Job), Markup.Escape(f.SourceFolder), Markup.Escape(f.TargetFolder),
-                    f.SourceMessages.ToString(), f.Copied.ToString(), (f.AlreadyCopied + f.Reconciled).ToString(),
+                    f.SourceMessages.ToString(), f.Copied.ToString(), (f.AlreadyCopied + f.Reconciled + f.FoundOnTarget).ToString(),
                     f.Failed > 0 ? $"[red]{f.Failed}[/]" : "0", (f.CopiedBytes / 1e6).ToString("F1"));
             }
         }

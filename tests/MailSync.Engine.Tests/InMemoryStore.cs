@@ -56,6 +56,17 @@ public sealed class InMemoryStore(InMemoryServer server) : IMessageSource, IMess
     public Task<IReadOnlyList<MessageInfo>> FetchSummariesAsync(IReadOnlyList<uint> uids, CancellationToken cancellationToken)
         => Summaries(m => uids.Contains(m.Uid));
 
+    public Task<IReadOnlyDictionary<uint, string>> FetchHeaderHashesAsync(IReadOnlyList<uint> uids, CancellationToken cancellationToken)
+    {
+        server.Faults.Check();
+        IReadOnlyDictionary<uint, string> hashes = Current.Messages.Where(m => uids.Contains(m.Uid)).ToDictionary(m => m.Uid, m =>
+        {
+            using var bytes = new MemoryStream(m.Bytes, writable: false);
+            return RawMessage.HashOf(RawMessage.ReadHeaders(bytes));
+        });
+        return Task.FromResult(hashes);
+    }
+
     public async Task ReadMessagesAsync(IReadOnlyList<uint> uids, long expectedBytes, Func<uint, Stream, CancellationToken, Task> onMessage, CancellationToken cancellationToken)
     {
         foreach (var message in Current.Messages.Where(m => uids.Contains(m.Uid)).ToList())

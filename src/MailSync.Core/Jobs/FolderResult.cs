@@ -22,6 +22,12 @@ public sealed class FolderResult
     /// <summary>Pending intents of an interrupted run found on the target and completed without a new APPEND.</summary>
     public int Reconciled { get; set; }
 
+    /// <summary>
+    /// Messages a target folder already held before this job first copied into it (same
+    /// Message-ID, INTERNALDATE and size), paired with their source message instead of appended.
+    /// </summary>
+    public int FoundOnTarget { get; set; }
+
     /// <summary>UIDNEXT and HIGHESTMODSEQ unchanged since the last complete run: not even listed.</summary>
     public bool Unchanged { get; set; }
 

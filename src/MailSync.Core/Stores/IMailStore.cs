@@ -31,4 +31,11 @@ public interface IMailStore : IAsyncDisposable
 
     /// <summary>Summaries of the current folder's messages with UID &gt;= <paramref name="fromUid"/>, in one batched FETCH.</summary>
     Task<IReadOnlyList<MessageInfo>> FetchSummariesAsync(uint fromUid, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A hash of each given message's header block as the server serves it (BODY.PEEK[HEADER]),
+    /// in one FETCH: identifies a message without a Message-ID when date and size alone could
+    /// take two messages for each other. A UID the folder no longer has is absent.
+    /// </summary>
+    Task<IReadOnlyDictionary<uint, string>> FetchHeaderHashesAsync(IReadOnlyList<uint> uids, CancellationToken cancellationToken);
 }

@@ -136,6 +136,23 @@ public static class RawMessage
         return string.IsNullOrWhiteSpace(id) ? null : id;
     }
 
+    /// <summary>
+    /// A hash of a header block: every line's raw field and value in order, so the same header
+    /// bytes give the same hash whichever side served them (line endings aside).
+    /// </summary>
+    public static string HashOf(HeaderList headers)
+    {
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var header in headers)
+        {
+            hash.AppendData(header.RawField);
+            hash.AppendData(":"u8);
+            hash.AppendData(header.RawValue);
+        }
+
+        return Convert.ToHexString(hash.GetHashAndReset());
+    }
+
     /// <summary>Length of a leading mbox "From " line (with its line break), else 0.</summary>
     private static long FromLineLength(Stream content, long limit)
     {

@@ -85,6 +85,8 @@ internal sealed class FolderCopier(
         else
         {
             toCopy = await ListWorkAsync(pair, folder, sourceStatus, records, flagChanges, folderResult, cancellationToken).ConfigureAwait(false);
+            if (pair.CompletedUtc is null && targetStatus.Count > 0 && toCopy.Count > 0)
+                toCopy = await PairWithTargetAsync(pair, targetStatus, toCopy, records, flagChanges, folderResult, cancellationToken).ConfigureAwait(false);
         }
 
         observer.FolderStarted(job, sourceName, targetName, toCopy.Count, toCopy.Sum(m => m.Size));
@@ -151,6 +153,89 @@ internal sealed class FolderCopier(
         foreach (var failed in plan.EarlierFailures)
             ReportEarlierFailure(folder, failed, folderResult);
         return [.. plan.ToCopy];
+    }
+
+    /// <summary>
+    /// Before a first complete pass into a target folder that already holds messages (a migrate
+    /// into a mailbox partly copied by other means, or a ledger started afresh): the messages it
+    /// holds that no ledger row claims are paired by content with the source messages about to be
+    /// copied, and those are recorded as copied instead of appended again. Content is the
+    /// Message-ID, INTERNALDATE and size; a message without a Message-ID pairs only when a hash of
+    /// its header block matches too (fetched for just those messages), since two distinct
+    /// messages of the same second and size must never be taken for each other: one would then
+    /// never be copied. The source's flags are added to a paired copy, whose own flags stay.
+    /// Returns what is left to copy.
+    /// </summary>
+    private async Task<List<MessageInfo>> PairWithTargetAsync(
+        FolderPairState pair, FolderStatus targetStatus, List<MessageInfo> toCopy, Dictionary<uint, MessageRecord> records,
+        List<(MessageRecord Row, string Now)> flagChanges, FolderResult folderResult, CancellationToken cancellationToken)
+    {
+        var claimed = ledger.ClaimedTargetUids(options.JobsSharingTarget.Append(job).Distinct().ToList(), pair.TargetFolder, targetStatus.UidValidity);
+        claimed.UnionWith(records.Values.Where(r => r.TargetUid is not null).Select(r => r.TargetUid!.Value));
+        var present = (await _writer.FetchSummariesAsync(pair.TargetFolder, 1, cancellationToken).ConfigureAwait(false))
+            .Where(m => !claimed.Contains(m.Uid)).ToList();
+        var matched = ContentMatcher.Match(
+            toCopy.Where(m => m.MessageId is not null), m => new ContentKey(m.MessageId!, m.InternalDate.ToUnixTimeSeconds(), m.Size),
+            present.Where(m => m.MessageId is not null), c => c.Size).ToList();
+        matched.AddRange(await PairWithoutMessageIdAsync(pair, toCopy, present, cancellationToken).ConfigureAwait(false));
+        if (matched.Count == 0)
+            return toCopy;
+
+        var rows = new List<MessageRecord>();
+        foreach (var (message, copy) in matched)
+        {
+            // Recorded as synced with no flags, then the source's flags noted as a change: the
+            // flag pass adds them to the copy without removing the copy's own.
+            var row = NewRecord(message, MessageState.Copied, copy.Uid, copy.Size, targetStatus.UidNext, null) with
+            {
+                SourceFlags = string.Empty,
+                TargetFlags = FlagText.Format(copy.Flags & FlagText.Settable, copy.Keywords),
+            };
+            rows.Add(row);
+            records[message.Uid] = row;
+            var now = FlagText.Format(message.Flags & FlagText.Settable, message.Keywords);
+            if (now.Length > 0)
+                flagChanges.Add((row, now));
+        }
+
+        if (!options.DryRun)
+            ledger.Save(pair.Id, rows);
+        folderResult.FoundOnTarget += matched.Count;
+        log.Information("{Job}: {Folder}: {Found} messages were on the target already and are not copied again", job, pair.TargetFolder, matched.Count);
+        var paired = matched.Select(m => m.Wanted.Uid).ToHashSet();
+        return toCopy.Where(m => !paired.Contains(m.Uid)).ToList();
+    }
+
+    /// <summary>
+    /// Pairs messages without a Message-ID on both sides by INTERNALDATE, size and header-block
+    /// hash, one to one in UID order; header blocks are fetched only where date and size meet.
+    /// </summary>
+    private async Task<List<(MessageInfo Wanted, MessageInfo Match)>> PairWithoutMessageIdAsync(
+        FolderPairState pair, List<MessageInfo> toCopy, List<MessageInfo> present, CancellationToken cancellationToken)
+    {
+        static (long, long) Key(MessageInfo m) => (m.InternalDate.ToUnixTimeSeconds(), m.Size);
+        var targets = present.Where(m => m.MessageId is null).ToLookup(Key);
+        var sources = toCopy.Where(m => m.MessageId is null && targets.Contains(Key(m))).ToList();
+        if (sources.Count == 0)
+            return [];
+        var candidates = sources.SelectMany(s => targets[Key(s)]).DistinctBy(t => t.Uid).ToList();
+        var sourceHashes = await _sourceRetry.RunAsync(sourcePipelines.Read, $"header blocks in {pair.SourceFolder}",
+            ct => source.FetchHeaderHashesAsync([.. sources.Select(s => s.Uid)], ct), cancellationToken).ConfigureAwait(false);
+        var targetHashes = await _writer.FetchHeaderHashesAsync(pair.TargetFolder, [.. candidates.Select(c => c.Uid)], cancellationToken).ConfigureAwait(false);
+        var free = candidates.Where(c => targetHashes.ContainsKey(c.Uid)).OrderBy(c => c.Uid).ToList();
+        var result = new List<(MessageInfo, MessageInfo)>();
+        foreach (var wanted in sources.OrderBy(s => s.Uid))
+        {
+            if (!sourceHashes.TryGetValue(wanted.Uid, out var hash))
+                continue;
+            var index = free.FindIndex(c => Key(c) == Key(wanted) && targetHashes[c.Uid] == hash);
+            if (index < 0)
+                continue;
+            result.Add((wanted, free[index]));
+            free.RemoveAt(index);
+        }
+
+        return result;
     }
 
     /// <summary>

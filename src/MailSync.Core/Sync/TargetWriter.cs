@@ -32,6 +32,14 @@ internal sealed class TargetWriter(
     public Task StoreFlagsAsync(string folder, IReadOnlyList<uint> uids, FlagChange change, CancellationToken cancellationToken)
         => retry.RunAsync(pipelines.Store, $"store flags on {uids.Count} messages in {folder}", ct => target.StoreFlagsAsync(uids, change, ct), cancellationToken);
 
+    /// <summary>Summaries of the open target folder's messages from <paramref name="fromUid"/> on, through the store pipeline.</summary>
+    public Task<IReadOnlyList<MessageInfo>> FetchSummariesAsync(string folder, uint fromUid, CancellationToken cancellationToken)
+        => retry.RunAsync(pipelines.Store, $"list {folder}", ct => target.FetchSummariesAsync(fromUid, ct), cancellationToken);
+
+    /// <summary>Header-block hashes of these messages of the open target folder, through the store pipeline.</summary>
+    public Task<IReadOnlyDictionary<uint, string>> FetchHeaderHashesAsync(string folder, IReadOnlyList<uint> uids, CancellationToken cancellationToken)
+        => retry.RunAsync(pipelines.Store, $"header blocks in {folder}", ct => target.FetchHeaderHashesAsync(uids, ct), cancellationToken);
+
     /// <summary>The target's folders, through the store pipeline.</summary>
     public Task<IReadOnlyList<FolderInfo>> ListFoldersAsync(CancellationToken cancellationToken)
         => retry.RunAsync(pipelines.Store, "list folders", target.ListFoldersAsync, cancellationToken);

@@ -198,6 +198,17 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
             return fetched.Select(ToMessageInfo).ToList();
         }, 0, cancellationToken);
 
+    public Task<IReadOnlyDictionary<uint, string>> FetchHeaderHashesAsync(IReadOnlyList<uint> uids, CancellationToken cancellationToken)
+        => GuardAsync<IReadOnlyDictionary<uint, string>>(async ct =>
+        {
+            var folder = CurrentFolder;
+            if (folder.Count == 0 || uids.Count == 0)
+                return new Dictionary<uint, string>();
+            var ids = uids.Select(u => new UniqueId(folder.UidValidity, u)).ToList();
+            var fetched = await folder.FetchAsync(ids, MessageSummaryItems.UniqueId | MessageSummaryItems.Headers, ct).ConfigureAwait(false);
+            return fetched.Where(f => f.Headers is not null).ToDictionary(f => f.UniqueId.Id, f => RawMessage.HashOf(f.Headers!));
+        }, 0, cancellationToken);
+
     private static MessageInfo ToMessageInfo(IMessageSummary item) => new(
         item.UniqueId.Id,
         (long)(item.Size ?? 0),
