@@ -63,4 +63,11 @@ public sealed class FolderResult
 
     /// <summary>Keywords the target folder refused, by name, with how many messages lost each.</summary>
     public Dictionary<string, int> DroppedKeywords { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Counts <paramref name="keywords"/> as left off <paramref name="messages"/> messages each (the target folder would not take them).</summary>
+    public void NoteDroppedKeywords(IEnumerable<string> keywords, int messages = 1)
+    {
+        foreach (var keyword in keywords)
+            DroppedKeywords[keyword] = DroppedKeywords.GetValueOrDefault(keyword) + messages;
+    }
 }

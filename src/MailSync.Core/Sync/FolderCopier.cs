@@ -170,10 +170,7 @@ internal sealed class FolderCopier(
         FolderPairState pair, FolderStatus targetStatus, List<MessageInfo> toCopy, Dictionary<uint, MessageRecord> records,
         List<(MessageRecord Row, string Now)> flagChanges, FolderResult folderResult, CancellationToken cancellationToken)
     {
-        var claimed = ledger.ClaimedTargetUids(options.JobsSharingTarget.Append(job).Distinct().ToList(), pair.TargetFolder, targetStatus.UidValidity);
-        claimed.UnionWith(records.Values.Where(r => r.TargetUid is not null).Select(r => r.TargetUid!.Value));
-        var present = (await _writer.FetchSummariesAsync(pair.TargetFolder, 1, cancellationToken).ConfigureAwait(false))
-            .Where(m => !claimed.Contains(m.Uid)).ToList();
+        var present = await _writer.UnclaimedMessagesAsync(pair, records, cancellationToken).ConfigureAwait(false);
         var matched = ContentMatcher.Match(
             toCopy.Where(m => m.MessageId is not null), m => new ContentKey(m.MessageId!, m.InternalDate.ToUnixTimeSeconds(), m.Size),
             present.Where(m => m.MessageId is not null), c => c.Size).ToList();
@@ -251,7 +248,7 @@ internal sealed class FolderCopier(
         foreach (var (row, now) in changes)
         {
             var (change, targetNow, dropped) = FlagMerge.OneWay(row.SourceFlags, now, row.TargetFlags, keywords.Filter);
-            NoteDropped(dropped, folderResult);
+            folderResult.NoteDroppedKeywords(dropped);
             rows.Add(row with { SourceFlags = now, TargetFlags = targetNow });
             if (change.IsEmpty)
                 continue;
@@ -273,8 +270,7 @@ internal sealed class FolderCopier(
                 // The folder takes no more keywords: the same change without the ones it does not hold.
                 keywords.Full();
                 var (send, dropped) = keywords.Filter(change.AddKeywords);
-                foreach (var keyword in dropped)
-                    folderResult.DroppedKeywords[keyword] = folderResult.DroppedKeywords.GetValueOrDefault(keyword) + uids.Count;
+                folderResult.NoteDroppedKeywords(dropped, uids.Count);
                 var rest = change with { AddKeywords = send };
                 if (!rest.IsEmpty)
                     await _writer.StoreFlagsAsync(pair.TargetFolder, uids, rest, cancellationToken).ConfigureAwait(false);
@@ -364,7 +360,7 @@ internal sealed class FolderCopier(
 
             var done = await _writer.AppendAsync(
                 pair, items, intents, uidNext, (intent, reason) => RecordFailure(folder, intent, reason, folderResult),
-                keywords, dropped => NoteDropped(dropped, folderResult), cancellationToken).ConfigureAwait(false);
+                keywords, folderResult, cancellationToken).ConfigureAwait(false);
             ledger.Save(pair.Id, done);
 
             var copied = done.Where(r => r.State == MessageState.Copied).ToList();
@@ -436,16 +432,9 @@ internal sealed class FolderCopier(
         targetSize = spool!.Length;
 
         var (send, dropped) = keywords.Filter(message.Keywords);
-        NoteDropped(dropped, folderResult);
+        folderResult.NoteDroppedKeywords(dropped);
         item = new AppendItem(mime!, message.Flags & FlagText.Settable, send, message.InternalDate) { Size = targetSize, Binary = binary, NotCrlf = notCrlf };
         return null;
-    }
-
-    /// <summary>Keywords the target folder would not take, counted by name for the report.</summary>
-    private static void NoteDropped(IEnumerable<string> dropped, FolderResult folderResult)
-    {
-        foreach (var keyword in dropped)
-            folderResult.DroppedKeywords[keyword] = folderResult.DroppedKeywords.GetValueOrDefault(keyword) + 1;
     }
 
     private async Task RepairAfterValidityChangeAsync(

@@ -274,11 +274,7 @@ public sealed class Pop3MigrationEngine(
 
             var done = await _writer.AppendAsync(
                 pair, items, intents, uidNext, (intent, reason) => RecordFailure(intent, messageIds.GetValueOrDefault(intent.SourceUid), reason, folderResult, result),
-                targetKeywords, dropped =>
-                {
-                    foreach (var keyword in dropped)
-                        folderResult.DroppedKeywords[keyword] = folderResult.DroppedKeywords.GetValueOrDefault(keyword) + 1;
-                }, cancellationToken).ConfigureAwait(false);
+                targetKeywords, folderResult, cancellationToken).ConfigureAwait(false);
             ledger.Save(pair.Id, done);
 
             foreach (var row in done.Where(r => r.State == MessageState.Copied))

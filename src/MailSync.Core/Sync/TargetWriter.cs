@@ -1,4 +1,5 @@
 using MailSync.Core.Checkpoints;
+using MailSync.Core.Jobs;
 using MailSync.Core.Mapping;
 using MailSync.Core.Model;
 using MailSync.Core.Resilience;
@@ -32,9 +33,22 @@ internal sealed class TargetWriter(
     public Task StoreFlagsAsync(string folder, IReadOnlyList<uint> uids, FlagChange change, CancellationToken cancellationToken)
         => retry.RunAsync(pipelines.Store, $"store flags on {uids.Count} messages in {folder}", ct => target.StoreFlagsAsync(uids, change, ct), cancellationToken);
 
-    /// <summary>Summaries of the open target folder's messages from <paramref name="fromUid"/> on, through the store pipeline.</summary>
-    public Task<IReadOnlyList<MessageInfo>> FetchSummariesAsync(string folder, uint fromUid, CancellationToken cancellationToken)
-        => retry.RunAsync(pipelines.Store, $"list {folder}", ct => target.FetchSummariesAsync(fromUid, ct), cancellationToken);
+    /// <summary>
+    /// The open target folder's messages that no ledger row claims (of any job filling the same
+    /// folder, nor a copied row of <paramref name="records"/>): what may be paired by content with
+    /// a source message. Through the store pipeline.
+    /// </summary>
+    public Task<List<MessageInfo>> UnclaimedMessagesAsync(FolderPairState pair, IReadOnlyDictionary<uint, MessageRecord> records, CancellationToken cancellationToken)
+        => retry.RunAsync(pipelines.Store, $"list {pair.TargetFolder}", ct => UnclaimedAsync(pair, records, 1, null, ct), cancellationToken);
+
+    private async Task<List<MessageInfo>> UnclaimedAsync(
+        FolderPairState pair, IReadOnlyDictionary<uint, MessageRecord> records, uint fromUid, IEnumerable<uint>? alsoClaimed, CancellationToken cancellationToken)
+    {
+        var claimed = ledger.ClaimedTargetUids(options.JobsSharingTarget.Append(job).Distinct().ToList(), pair.TargetFolder, pair.TargetUidValidity);
+        claimed.UnionWith(alsoClaimed ?? []);
+        claimed.UnionWith(records.Values.Where(r => r.State == MessageState.Copied && r.TargetUid is not null).Select(r => r.TargetUid!.Value));
+        return [.. (await target.FetchSummariesAsync(fromUid, cancellationToken).ConfigureAwait(false)).Where(c => !claimed.Contains(c.Uid))];
+    }
 
     /// <summary>Header-block hashes of these messages of the open target folder, through the store pipeline.</summary>
     public Task<IReadOnlyDictionary<uint, string>> FetchHeaderHashesAsync(string folder, IReadOnlyList<uint> uids, CancellationToken cancellationToken)
@@ -115,11 +129,11 @@ internal sealed class TargetWriter(
     /// looks on the target for the batch's messages, keeps those that landed and appends the rest.
     /// When the retries are spent the intents stay pending for the next run to reconcile. A
     /// message refused because the folder takes no more keywords goes again without the keywords
-    /// the folder does not hold, which are passed to <paramref name="keywordsDropped"/>.
+    /// the folder does not hold, which are counted in <paramref name="folderResult"/>.
     /// </summary>
     public async Task<List<MessageRecord>> AppendAsync(
         FolderPairState pair, IReadOnlyList<AppendItem> items, IReadOnlyList<MessageRecord> intents, uint uidNext,
-        Action<MessageRecord, string> refused, TargetKeywords keywords, Action<IReadOnlyList<string>> keywordsDropped, CancellationToken cancellationToken)
+        Action<MessageRecord, string> refused, TargetKeywords keywords, FolderResult folderResult, CancellationToken cancellationToken)
     {
         var done = new List<MessageRecord>();
         var remaining = items.Select((item, i) => (Item: item, Intent: intents[i])).ToList();
@@ -163,7 +177,7 @@ internal sealed class TargetWriter(
                     if (dropped.Count == 0)
                         (send, dropped) = ([], [.. item.Keywords]);
                     log.Information("{Job}: {Folder} takes no more keywords ({Reason}); appending without {Dropped}", job, pair.TargetFolder, noRoom.ServerText, string.Join(' ', dropped));
-                    keywordsDropped(dropped);
+                    folderResult.NoteDroppedKeywords(dropped);
                     remaining[0] = (item with { Keywords = send }, intent with { TargetFlags = FlagText.Format(item.Flags, send) });
                     continue;
                 }
@@ -260,10 +274,7 @@ internal sealed class TargetWriter(
         FolderPairState pair, IReadOnlyList<MessageRecord> pending, Dictionary<uint, MessageRecord> records, uint fromUid, CancellationToken cancellationToken,
         IEnumerable<uint>? alsoClaimed = null)
     {
-        var claimed = ledger.ClaimedTargetUids(options.JobsSharingTarget.Append(job).Distinct().ToList(), pair.TargetFolder, pair.TargetUidValidity);
-        claimed.UnionWith(alsoClaimed ?? []);
-        claimed.UnionWith(records.Values.Where(r => r.State == MessageState.Copied && r.TargetUid is not null).Select(r => r.TargetUid!.Value));
-        var candidates = (await target.FetchSummariesAsync(fromUid, cancellationToken).ConfigureAwait(false)).Where(c => !claimed.Contains(c.Uid));
+        var candidates = await UnclaimedAsync(pair, records, fromUid, alsoClaimed, cancellationToken).ConfigureAwait(false);
         var matched = ContentMatcher.Match(pending, r => new ContentKey(r.MessageId ?? string.Empty, r.InternalDateUnix, r.TargetSize), candidates, c => c.Size);
         foreach (var (wanted, match) in matched)
             records[wanted.SourceUid] = wanted with { State = MessageState.Copied, TargetUid = match.Uid, Attempts = wanted.Attempts + 1 };

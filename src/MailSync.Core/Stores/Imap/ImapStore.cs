@@ -365,9 +365,9 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
     {
         if (!item.Binary)
             return (await folder.AppendAsync(options, Request(item), cancellationToken).ConfigureAwait(false))?.Id;
-        var wire = Client.Wire ?? throw new InvalidOperationException("a binary literal needs MailSync's own wire under the client");
-        if ((Client.Capabilities & ImapCapabilities.Binary) == 0)
+        if (!TakesBinary)
             throw new InvalidOperationException("a binary literal was asked of a server without BINARY");
+        var wire = Client.Wire!;
         wire.ExpectBinaryLiteral(item.Size);
         try
         {
