@@ -50,6 +50,8 @@ internal static class ReportWriter
                     dateSources = f.SourceIdentity is null ? null : f.DateSources,
                     datedWithoutReceived = f.SourceIdentity is null ? null : f.DatedWithoutReceived,
                     deletedFromSource = f.SourceIdentity is null ? (int?)null : f.DeletedFromSource,
+                    // Sync jobs: what was written to each side (A is the job's source account, B its target); null for migrate.
+                    sync = f.Sync,
                 }),
                 notCopied = r.Failures,
                 r.Warnings,

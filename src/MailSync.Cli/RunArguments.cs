@@ -8,5 +8,6 @@ internal sealed record RunArguments(
     FileInfo? Report,
     bool DryRun,
     bool RetryFailed,
+    IReadOnlyList<string> AllowDeletions,
     FileInfo? LogFile,
     bool Verbose);

@@ -42,7 +42,12 @@ internal sealed class RunCommand(RunArguments args)
         log.Information("mailsync run {JobFile}: {Count} job(s), state {State}{RetryFailed}{DryRun}", args.JobFile.FullName, jobs.Count, statePath,
             args.RetryFailed ? " (retrying failed messages only)" : string.Empty, args.DryRun ? " (dry run)" : string.Empty);
 
-        var options = new MigrationOptions { DryRun = args.DryRun, RetryFailed = args.RetryFailed };
+        var options = new MigrationOptions
+        {
+            DryRun = args.DryRun,
+            RetryFailed = args.RetryFailed,
+            AllowDeletions = args.AllowDeletions.ToHashSet(StringComparer.Ordinal),
+        };
         IReadOnlyList<JobResult> results;
         if (interactive)
         {

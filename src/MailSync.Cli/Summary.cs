@@ -9,16 +9,24 @@ internal static class Summary
     public static void Write(IAnsiConsole console, IReadOnlyList<JobResult> results)
     {
         // One run has one mode: --retry-failed applies to every job it runs.
-        var table = results.Any(r => r.RetryFailed) ? RetryTable(results) : Table(results);
+        var table = results.Any(r => r.RetryFailed) ? RetryTable(results) : Table(results.Where(r => !IsSync(r)).ToList());
         // A job that stopped before its first folder (bad host, refused certificate) has no rows:
         // an empty table would only push its error line out of sight.
         if (table.Rows.Count > 0)
             console.Write(table);
+        var sync = SyncTable(results.Where(IsSync).ToList());
+        if (sync.Rows.Count > 0)
+            console.Write(sync);
         foreach (var job in results)
         {
-            var color = job.Status switch { JobStatus.Succeeded => "green", JobStatus.CompletedWithFailures => "yellow", _ => "red" };
+            var color = job.Status switch { JobStatus.Succeeded => "green", JobStatus.CompletedWithFailures or JobStatus.DeletionsHeld => "yellow", _ => "red" };
             var dry = job.DryRun ? " (dry run: nothing was changed)" : string.Empty;
-            var counts = job.Retry is { } retry
+            var syncTotals = IsSync(job) ? job.Folders.Select(f => f.Sync!).ToList() : null;
+            var counts = syncTotals is not null
+                ? $"A→B {syncTotals.Sum(c => c.AppendedToB)} appended, {syncTotals.Sum(c => c.FlagsChangedOnB)} flags, {syncTotals.Sum(c => c.MovedOnB)} moved, {syncTotals.Sum(c => c.DeletedOnB)} deleted; "
+                    + $"B→A {syncTotals.Sum(c => c.AppendedToA)} appended, {syncTotals.Sum(c => c.FlagsChangedOnA)} flags, {syncTotals.Sum(c => c.MovedOnA)} moved, {syncTotals.Sum(c => c.DeletedOnA)} deleted; "
+                    + $"{syncTotals.Sum(c => c.Conflicts)} conflicts, {job.Failures.Count} not copied"
+                : job.Retry is { } retry
                 ? $"retry of earlier failures: {retry.Retried} retried, {retry.NowCopied} now copied, {retry.StillFailing} still failing"
                     + (retry.NoLongerOnSource > 0 ? $", {retry.NoLongerOnSource} no longer on the source" : string.Empty)
                 : $"{job.Appended} appended, {job.Failures.Count} not copied";
@@ -39,6 +47,8 @@ internal static class Summary
                 console.MarkupLine($"  POP3 messages known by {Markup.Escape(f.SourceIdentity!)}; dates: {Markup.Escape(dates.Length == 0 ? "nothing copied" : dates)}; deleted from the server: {f.DeletedFromSource}");
             }
 
+            foreach (var f in job.Folders.Where(f => f.Sync?.HeldReason is not null))
+                console.MarkupLine($"  [yellow]deletions held: {Markup.Escape(f.SourceFolder)} <-> {Markup.Escape(f.TargetFolder)}:[/] {Markup.Escape(f.Sync!.HeldReason!)}");
             foreach (var f in job.Folders.Where(f => f.Error is not null))
                 console.MarkupLine($"  [yellow]folder skipped: {Markup.Escape(f.SourceFolder)} -> {Markup.Escape(f.TargetFolder)}:[/] {Markup.Escape(f.Error!)}");
             if (job.Recoveries.Count > 0)
@@ -59,6 +69,29 @@ internal static class Summary
                     Markup.Escape(job.Job), Markup.Escape(f.SourceFolder), Markup.Escape(f.TargetFolder),
                     f.SourceMessages.ToString(), f.Copied.ToString(), (f.AlreadyCopied + f.Reconciled + f.FoundOnTarget).ToString(),
                     f.Failed > 0 ? $"[red]{f.Failed}[/]" : "0", (f.CopiedBytes / 1e6).ToString("F1"));
+            }
+        }
+
+        return table;
+    }
+
+    private static bool IsSync(JobResult job) => job.Folders.Count > 0 && job.Folders.All(f => f.Sync is not null);
+
+    /// <summary>Sync jobs: per folder pair and direction, only the pairs where something happened (or was held).</summary>
+    private static Table SyncTable(IReadOnlyList<JobResult> results)
+    {
+        var table = new Table().Title("mailsync sync summary (A = the job's source account, B = its target)")
+            .AddColumns("Job", "Folder A", "Folder B", "Msgs A/B", "Appended A→B", "Appended B→A", "Flags on A/B", "Moved on A/B", "Deleted on A/B", "Held A/B", "Conflicts", "Folder");
+        foreach (var job in results)
+        {
+            foreach (var f in job.Folders.Where(f => f.Sync is { } c && (c.Writes > 0 || c.HeldReason is not null || c.Conflicts > 0 || c.FolderChange is not null || f.Failed > 0 || f.Error is not null)))
+            {
+                var c = f.Sync!;
+                table.AddRow(
+                    Markup.Escape(job.Job), Markup.Escape(f.SourceFolder), Markup.Escape(f.TargetFolder), $"{c.MessagesA}/{c.MessagesB}",
+                    c.AppendedToB.ToString(), c.AppendedToA.ToString(), $"{c.FlagsChangedOnA}/{c.FlagsChangedOnB}", $"{c.MovedOnA}/{c.MovedOnB}",
+                    $"{c.DeletedOnA}/{c.DeletedOnB}", c.HeldOnA + c.HeldOnB > 0 ? $"[yellow]{c.HeldOnA}/{c.HeldOnB}[/]" : "0/0",
+                    c.Conflicts > 0 ? $"[yellow]{c.Conflicts}[/]" : "0", Markup.Escape(c.FolderChange ?? string.Empty));
             }
         }
 

@@ -9,7 +9,7 @@ namespace MailSync.Core.Checkpoints;
 /// "record intent, then APPEND" safe. Never recreated: a file that is not a readable ledger of a
 /// known schema stops the run.
 /// </summary>
-public sealed class CheckpointLedger : IDisposable
+public sealed partial class CheckpointLedger : IDisposable
 {
     // One SQLite connection serves every worker of a job (several connection pairs copy at once);
     // each public call holds the gate, so a batch's rows still go in one transaction.
@@ -20,8 +20,11 @@ public sealed class CheckpointLedger : IDisposable
     private const int SqliteCorrupt = 11;
     private const int SqliteNotADatabase = 26;
     /// <summary>The schema this build writes; older ones are migrated forward, newer ones refused.</summary>
-    /// <remarks>v2 added the POP3 columns: source_key (UIDL or fingerprint), date_source, source_deleted_utc.</remarks>
-    public const int SchemaVersion = 2;
+    /// <remarks>
+    /// v2 added the POP3 columns: source_key (UIDL or fingerprint), date_source, source_deleted_utc.
+    /// v3 added the two-way sync tables (sync_pairs, sync_messages): side-indexed, a row may lack either side's UID.
+    /// </remarks>
+    public const int SchemaVersion = 3;
 
     private readonly SqliteConnection _connection;
 
@@ -108,6 +111,7 @@ public sealed class CheckpointLedger : IDisposable
             CREATE INDEX messages_state ON messages (pair_id, state);
             """, tx);
         AddVersion2(tx);
+        AddVersion3(tx);
         Execute($"INSERT INTO meta (key, value) VALUES ('schema_version', '{SchemaVersion}'), ('application', 'mailsync');", tx);
         tx.Commit();
     }
@@ -128,6 +132,8 @@ public sealed class CheckpointLedger : IDisposable
         using var tx = _connection.BeginTransaction();
         if (found < 2)
             AddVersion2(tx);
+        if (found < 3)
+            AddVersion3(tx);
         Execute($"UPDATE meta SET value = '{SchemaVersion}' WHERE key = 'schema_version';", tx);
         tx.Commit();
     }

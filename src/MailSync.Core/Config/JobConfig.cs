@@ -2,7 +2,7 @@ using System.Collections.ObjectModel;
 
 namespace MailSync.Core.Config;
 
-/// <summary>One migration job: copy the folders of <see cref="Source"/> into <see cref="Target"/>.</summary>
+/// <summary>One job: copy the folders of <see cref="Source"/> into <see cref="Target"/> (migrate), or keep the two in step both ways (sync).</summary>
 public sealed record JobConfig
 {
     /// <summary>Unique (case-insensitively) and file-name safe, because state and log files are named after it.</summary>
@@ -48,4 +48,10 @@ public sealed record JobConfig
     /// flags spelled canonically (e.g. "\Seen") and keywords as written.
     /// </summary>
     public IReadOnlyList<string> TargetFlags { get; init; } = [];
+
+    /// <summary>Sync jobs only: what a message expunged on one side does to its copy on the other.</summary>
+    public Sync.TwoWay.DeletionMode Deletions { get; init; } = Sync.TwoWay.DeletionMode.Propagate;
+
+    /// <summary>Sync jobs only: how many deletions in one folder and run go ahead without confirmation.</summary>
+    public Sync.TwoWay.DeletionGuardSettings DeletionGuard { get; init; } = Sync.TwoWay.DeletionGuardSettings.Default;
 }

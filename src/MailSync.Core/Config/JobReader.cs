@@ -9,8 +9,11 @@ internal static class JobReader
     private static readonly string[] Properties =
     [
         "name", "mode", "source", "target", "include", "exclude", "renames", "targetPrefix", "targetFolder",
-        "deleteFromSource", "deleteOlderThanDays", "targetFlags",
+        "deleteFromSource", "deleteOlderThanDays", "targetFlags", "deletions", "deletionGuard",
     ];
+
+    // Two-way sync writes to both sides: what it does with deletions only means something there.
+    private static readonly string[] SyncOnly = ["deletions", "deletionGuard"];
 
     // A POP3 mailbox is one flat list of messages without flags; an IMAP source has a folder tree.
     private static readonly string[] Pop3SourceOnly = ["targetFolder", "deleteFromSource", "deleteOlderThanDays", "targetFlags"];
@@ -44,6 +47,8 @@ internal static class JobReader
         var deleteFromSource = json.Bool("deleteFromSource");
         var deleteOlderThanDays = json.Int("deleteOlderThanDays");
         var targetFlags = TargetFlagsReader.Read(json, errors);
+        var deletions = json.Enum<Sync.TwoWay.DeletionMode>("deletions");
+        var guard = ReadGuard(json, errors);
 
         if (name is not null)
         {
@@ -62,6 +67,18 @@ internal static class JobReader
         }
 
         CheckSourceKind(json, source, sourceProtocol);
+        if (mode == JobMode.Sync && sourceProtocol == Protocol.Pop3)
+        {
+            json.Error("mode", $"\"sync\" needs two imap accounts; account \"{source}\" is pop3 (a POP3 mailbox can only be migrated)");
+        }
+
+        if (mode is not null && mode != JobMode.Sync)
+        {
+            foreach (var property in SyncOnly.Where(p => json.Element(p) is not null))
+            {
+                json.Error(property, "only for jobs with \"mode\": \"sync\"");
+            }
+        }
 
         if (deleteOlderThanDays is < 1 or > 36500)
         {
@@ -95,6 +112,8 @@ internal static class JobReader
             DeleteFromSource = deleteFromSource,
             DeleteOlderThanDays = deleteOlderThanDays,
             TargetFlags = targetFlags,
+            Deletions = deletions ?? Sync.TwoWay.DeletionMode.Propagate,
+            DeletionGuard = guard,
         };
     }
 
@@ -153,6 +172,35 @@ internal static class JobReader
         }
 
         return protocol;
+    }
+
+    /// <summary>"deletionGuard": { "minMessages": 50, "percent": 10 }; absent means those defaults.</summary>
+    private static Sync.TwoWay.DeletionGuardSettings ReadGuard(JsonObjectReader json, List<ConfigError> errors)
+    {
+        if (json.Element("deletionGuard") is not { } value)
+        {
+            return Sync.TwoWay.DeletionGuardSettings.Default;
+        }
+
+        var guard = JsonObjectReader.Open(value, json.At("deletionGuard"), errors, ["minMessages", "percent"]);
+        if (guard is null)
+        {
+            return Sync.TwoWay.DeletionGuardSettings.Default;
+        }
+
+        var min = guard.Int("minMessages");
+        var percent = guard.Int("percent");
+        if (min is < 0)
+        {
+            guard.Error("minMessages", "must be 0 or more");
+        }
+
+        if (percent is < 0 or > 100)
+        {
+            guard.Error("percent", "must be between 0 and 100");
+        }
+
+        return new Sync.TwoWay.DeletionGuardSettings(min ?? Sync.TwoWay.DeletionGuardSettings.Default.MinMessages, percent ?? Sync.TwoWay.DeletionGuardSettings.Default.Percent);
     }
 
     private static IReadOnlyDictionary<string, string> ReadRenames(JsonObjectReader json, List<ConfigError> errors)

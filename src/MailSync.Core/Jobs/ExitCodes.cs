@@ -22,6 +22,12 @@ public static class ExitCodes
     /// <summary>"ssl" or "starttls" was configured but the server offers no encryption; nothing was sent in clear.</summary>
     public const int EncryptionUnavailable = 9;
 
+    /// <summary>
+    /// A sync job held deletions back (mass-delete guard: a folder emptied or deleted on one side,
+    /// or more than the threshold in one run); the rest was synced. Confirm with --allow-deletions.
+    /// </summary>
+    public const int DeletionsHeld = 10;
+
     public const int Interrupted = 130;
 
     /// <summary>
@@ -40,6 +46,7 @@ public static class ExitCodes
         if (statuses.Contains(JobStatus.ServerUnreachable)) return ServerUnreachable;
         if (statuses.Contains(JobStatus.Failed)) return InternalError;
         if (statuses.Contains(JobStatus.TemporarilyUnavailable)) return TemporaryFailure;
+        if (statuses.Contains(JobStatus.DeletionsHeld)) return DeletionsHeld;
         if (statuses.Contains(JobStatus.CompletedWithFailures)) return MessagesFailed;
         return Success;
     }

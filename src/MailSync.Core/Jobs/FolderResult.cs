@@ -61,6 +61,9 @@ public sealed class FolderResult
     /// <summary><c>--retry-failed</c> only: the ledger holds no failed message for this pair, so it was not even opened.</summary>
     public bool NothingToRetry { get; set; }
 
+    /// <summary>Two-way sync only: what was done in each direction (SourceFolder is side A's name, TargetFolder side B's).</summary>
+    public SyncCounts? Sync { get; set; }
+
     /// <summary>Keywords the target folder refused, by name, with how many messages lost each.</summary>
     public Dictionary<string, int> DroppedKeywords { get; } = new(StringComparer.Ordinal);
 

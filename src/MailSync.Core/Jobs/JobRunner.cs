@@ -11,6 +11,7 @@ using MailSync.Core.Stores.Imap;
 using MailSync.Core.Stores.Pop3;
 using MailSync.Core.Resilience;
 using MailSync.Core.Sync;
+using MailSync.Core.Sync.TwoWay;
 using Serilog;
 
 namespace MailSync.Core.Jobs;
@@ -83,6 +84,18 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer, CircuitS
                 var engine = new Pop3MigrationEngine(job.Name, mailbox, target, ledger, options, settings, result, sourcePipelines, targetPipelines, observer, log);
                 await engine.RunAsync(cancellationToken).ConfigureAwait(false);
             }
+            else if (job.Mode == JobMode.Sync)
+            {
+                await using var sideA = new ImapStore(ToEndpoint(sourceAccount)) { SpoolToDiskAbove = options.SpoolToDiskAbove };
+                log.Information("{Job}: two-way sync of {A} (side A) and {B} (side B)", job.Name, sideA.Endpoint, target.Endpoint);
+                await Task.WhenAll(
+                    ConnectAsync($"{job.Name}: side A", sourcePipelines, sideA.ConnectAsync, result, cancellationToken),
+                    ConnectAsync($"{job.Name}: side B", targetPipelines, target.ConnectAsync, result, cancellationToken)).ConfigureAwait(false);
+                var policy = new SyncPolicy { Deletions = job.Deletions, Guard = job.DeletionGuard, AllowDeletions = options.AllowDeletions };
+                var mapping = new FolderMappingOptions(job.Include, job.Exclude, job.Renames, job.TargetPrefix);
+                await new SyncEngine(job.Name, sideA, target, ledger, options, policy, result, sourcePipelines, targetPipelines, observer, log)
+                    .RunAsync(mapping, cancellationToken).ConfigureAwait(false);
+            }
             else
             {
                 await using var source = new ImapStore(ToEndpoint(sourceAccount)) { SpoolToDiskAbove = options.SpoolToDiskAbove };
@@ -101,7 +114,9 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer, CircuitS
                 await engine.RunAsync(mapping, cancellationToken).ConfigureAwait(false);
             }
 
-            result.Status = result.Failures.Count > 0 || result.Folders.Any(f => f.Error is not null) ? JobStatus.CompletedWithFailures : JobStatus.Succeeded;
+            result.Status = result.Folders.Any(f => f.Sync?.HeldReason is not null) ? JobStatus.DeletionsHeld
+                : result.Failures.Count > 0 || result.Folders.Any(f => f.Error is not null) ? JobStatus.CompletedWithFailures
+                : JobStatus.Succeeded;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

@@ -21,4 +21,10 @@ public enum JobStatus
 
     /// <summary>Encryption was configured but the server does not offer it (no STARTTLS, no TLS on the port); nothing was sent in clear.</summary>
     EncryptionUnavailable,
+
+    /// <summary>
+    /// A sync job did everything else, but the mass-delete guard held some folder's deletions:
+    /// nothing was deleted there until the user confirms with <c>--allow-deletions</c>.
+    /// </summary>
+    DeletionsHeld,
 }

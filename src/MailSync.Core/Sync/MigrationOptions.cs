@@ -33,6 +33,12 @@ public sealed record MigrationOptions
     /// </summary>
     public int MessagesPerConnectionPair { get; init; } = 200;
 
+    /// <summary>
+    /// <c>--allow-deletions</c>: sync jobs' folders (either side's name or the logical path) whose
+    /// deletions held by the mass-delete guard the user confirms; "all" confirms every folder.
+    /// </summary>
+    public IReadOnlySet<string> AllowDeletions { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
     /// <summary>Messages larger than this are spooled to a temporary file instead of memory.</summary>
     public long SpoolToDiskAbove { get; init; } = MessageSpool.DefaultSpoolToDiskAbove;
 }

@@ -11,7 +11,7 @@ namespace MailSync.Core.Stores.Imap;
 /// One IMAP connection used as a source or a target. The only place that touches MailKit's
 /// <see cref="ImapClient"/>; like it, not thread-safe.
 /// </summary>
-public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageTarget
+public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
 {
     /// <summary>
     /// What a summary holds. The Message-ID comes from the raw header line (BODY.PEEK[HEADER.FIELDS
@@ -242,6 +242,67 @@ public sealed class ImapStore(MailEndpoint endpoint) : IMessageSource, IMessageT
                 await folder.StoreAsync(ids, new StoreFlagsRequest(StoreAction.Add, change.Add, change.AddKeywords) { Silent = true }, ct).ConfigureAwait(false);
             if (change.Remove != MessageFlags.None || change.RemoveKeywords.Count > 0)
                 await folder.StoreAsync(ids, new StoreFlagsRequest(StoreAction.Remove, change.Remove, change.RemoveKeywords) { Silent = true }, ct).ConfigureAwait(false);
+            return true;
+        }, 0, cancellationToken);
+
+    public bool CanExpungeByUid => (Client.Capabilities & ImapCapabilities.UidPlus) != 0;
+
+    public Task<IReadOnlyList<uint>> FetchUidsAsync(CancellationToken cancellationToken)
+        => GuardAsync<IReadOnlyList<uint>>(async ct =>
+        {
+            var folder = CurrentFolder;
+            if (folder.Count == 0)
+                return [];
+            var uids = await folder.SearchAsync(SearchQuery.All, ct).ConfigureAwait(false);
+            return uids.Select(u => u.Id).ToList();
+        }, 0, cancellationToken);
+
+    public Task ExpungeAsync(IReadOnlyList<uint> uids, CancellationToken cancellationToken)
+        => GuardAsync(async ct =>
+        {
+            if (!CanExpungeByUid)
+                throw new InvalidOperationException("UID EXPUNGE asked of a server without UIDPLUS");
+            var folder = CurrentFolder;
+            var ids = uids.Select(u => new UniqueId(folder.UidValidity, u)).ToList();
+            await folder.StoreAsync(ids, new StoreFlagsRequest(StoreAction.Add, MessageFlags.Deleted) { Silent = true }, ct).ConfigureAwait(false);
+            await folder.ExpungeAsync(ids, ct).ConfigureAwait(false);
+            return true;
+        }, 0, cancellationToken);
+
+    public Task<IReadOnlyList<uint?>> MoveAsync(IReadOnlyList<uint> uids, string destination, CancellationToken cancellationToken)
+        => GuardAsync<IReadOnlyList<uint?>>(async ct =>
+        {
+            var folder = CurrentFolder;
+            var target = await GetFolderAsync(destination, ct).ConfigureAwait(false);
+            var ids = uids.Select(u => new UniqueId(folder.UidValidity, u)).ToList();
+            // MailKit sends UID MOVE where offered, else COPY + \Deleted + UID EXPUNGE.
+            var map = await folder.MoveToAsync(ids, target, ct).ConfigureAwait(false);
+            return ids.Select(id => map.TryGetValue(id, out var moved) ? (uint?)moved.Id : null).ToList();
+        }, 0, cancellationToken);
+
+    public Task DeleteFolderAsync(string fullName, CancellationToken cancellationToken)
+        => GuardAsync(async ct =>
+        {
+            var folder = await GetFolderAsync(fullName, ct).ConfigureAwait(false);
+            if (folder == _current)
+            {
+                if (folder.IsOpen)
+                    await folder.CloseAsync(expunge: false, ct).ConfigureAwait(false);
+                _current = null;
+                _opened = null;
+            }
+
+            try
+            {
+                await folder.UnsubscribeAsync(ct).ConfigureAwait(false);
+            }
+            catch (ImapCommandException)
+            {
+                // Not subscribed: nothing to undo.
+            }
+
+            await folder.DeleteAsync(ct).ConfigureAwait(false);
+            _listed.Remove(fullName);
             return true;
         }, 0, cancellationToken);
 

@@ -1,0 +1,42 @@
+namespace MailSync.Core.Sync.TwoWay;
+
+/// <summary>What two-way sync does with a message one side expunged. JSON: "deletions".</summary>
+public enum DeletionMode
+{
+    /// <summary>Expunge the other side's copy too (the default).</summary>
+    Propagate,
+
+    /// <summary>Move the other side's copy into that side's \Trash folder instead of expunging it.</summary>
+    Trash,
+
+    /// <summary>Leave the other side's copy where it is; it is no longer synced.</summary>
+    Keep,
+}
+
+/// <summary>
+/// How far deletions may go in one run before they wait for the user's word: more than
+/// <see cref="MinMessages"/> messages and more than <see cref="Percent"/> % of a folder, or a
+/// folder the other side emptied or deleted. Held deletions leave the folder as it is; the rest of
+/// the run proceeds, and <c>--allow-deletions FOLDER|all</c> confirms them.
+/// </summary>
+public sealed record DeletionGuardSettings(int MinMessages = 50, int Percent = 10)
+{
+    public static DeletionGuardSettings Default { get; } = new();
+}
+
+/// <summary>The choices of a two-way sync job that change what is written.</summary>
+public sealed record SyncPolicy
+{
+    public DeletionMode Deletions { get; init; } = DeletionMode.Propagate;
+
+    public DeletionGuardSettings Guard { get; init; } = DeletionGuardSettings.Default;
+
+    /// <summary>
+    /// Folders whose held deletions the user confirmed (<c>--allow-deletions</c>), by either side's
+    /// full name or logical path; "all" confirms every folder.
+    /// </summary>
+    public IReadOnlySet<string> AllowDeletions { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
+    public bool DeletionsAllowed(params string[] names)
+        => AllowDeletions.Contains("all") || names.Any(AllowDeletions.Contains);
+}
