@@ -77,6 +77,24 @@ public sealed class InMemoryServer(string name, Faults faults)
             return message.Uid;
         }
 
+        /// <summary>Removes these messages (EXPUNGE); a UID the folder does not have is ignored, as UID EXPUNGE does.</summary>
+        public bool Expunge(IEnumerable<uint> uids)
+        {
+            var gone = uids.ToHashSet();
+            if (Messages.RemoveAll(m => gone.Contains(m.Uid)) > 0)
+                HighestModSeq++;
+            return true;
+        }
+
+        /// <summary>Moves a message into <paramref name="to"/> as a client's MOVE would (new UID there, flags kept).</summary>
+        public uint MoveTo(uint uid, Folder to)
+        {
+            var message = Messages.Single(m => m.Uid == uid);
+            var assigned = to.Append(message.Bytes, message.Flags, message.Keywords, message.Date);
+            Expunge([uid]);
+            return assigned;
+        }
+
         public void SetFlags(uint uid, MessageFlags flags, IEnumerable<string> keywords)
         {
             var message = Messages.Single(m => m.Uid == uid);

@@ -8,10 +8,10 @@ namespace MailSync.Engine.Tests;
 /// <summary>
 /// One connection to an <see cref="InMemoryServer"/>, as source or target: the contract of
 /// <see cref="IMessageSource"/> and <see cref="IMessageTarget"/> without a network. It offers what
-/// Dovecot does (LIST-STATUS counters, CONDSTORE, UIDPLUS, MULTIAPPEND, BINARY, any keyword).
+/// Dovecot does (LIST-STATUS counters, CONDSTORE, UIDPLUS, MOVE, MULTIAPPEND, BINARY, any keyword).
 /// Every change goes through the server's <see cref="Faults"/>.
 /// </summary>
-public sealed class InMemoryStore(InMemoryServer server) : IMessageSource, IMessageTarget
+public sealed class InMemoryStore(InMemoryServer server) : ISyncSide
 {
     private InMemoryServer.Folder? _current;
 
@@ -125,6 +125,53 @@ public sealed class InMemoryStore(InMemoryServer server) : IMessageSource, IMess
 
             return true;
         });
+        return Task.CompletedTask;
+    }
+
+    public bool CanExpungeByUid => server.UidPlus;
+
+    public Task<IReadOnlyList<uint>> FetchUidsAsync(CancellationToken cancellationToken)
+    {
+        server.Faults.Check();
+        IReadOnlyList<uint> uids = [.. Current.Messages.Select(m => m.Uid)];
+        return Task.FromResult(uids);
+    }
+
+    public Task ExpungeAsync(IReadOnlyList<uint> uids, CancellationToken cancellationToken)
+    {
+        server.Faults.Check();
+        var folder = Current;
+        server.Faults.SideEffect($"UID EXPUNGE {uids.Count} in {folder.Path}", () => folder.Expunge(uids));
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<uint?>> MoveAsync(IReadOnlyList<uint> uids, string destination, CancellationToken cancellationToken)
+    {
+        server.Faults.Check();
+        var folder = Current;
+        var target = server.Folders[destination];
+        IReadOnlyList<uint?> moved = server.Faults.SideEffect($"UID MOVE {uids.Count} from {folder.Path} to {destination}", () =>
+        {
+            var result = new List<uint?>();
+            foreach (var uid in uids)
+            {
+                var message = folder.Messages.Single(m => m.Uid == uid);
+                var assigned = target.Append(message.Bytes, message.Flags, message.Keywords, message.Date);
+                result.Add(server.UidPlus ? assigned : null);
+            }
+
+            folder.Expunge(uids);
+            return result;
+        });
+        return Task.FromResult(moved);
+    }
+
+    public Task DeleteFolderAsync(string fullName, CancellationToken cancellationToken)
+    {
+        server.Faults.Check();
+        server.Faults.SideEffect($"DELETE {fullName}", () => server.Folders.Remove(fullName));
+        if (_current?.Path == fullName)
+            _current = null;
         return Task.CompletedTask;
     }
 
