@@ -216,7 +216,12 @@ public static class SyncPlanner
             switch (row.State)
             {
                 case SyncState.Failed:
-                    plan.EarlierFailures.Add(row);
+                    // A copy that failed is reported again while its original is there, forgotten once it is gone.
+                    var origin = (row.Toward ?? Side.B).Other();
+                    if (row.Uid(origin) is { } uid && views[origin].Present.Contains(uid))
+                        plan.EarlierFailures.Add(row);
+                    else
+                        plan.Forget.Add(row);
                     continue;
                 case SyncState.Pending or SyncState.Moving:
                     continue;
