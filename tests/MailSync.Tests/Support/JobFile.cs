@@ -29,6 +29,19 @@ public sealed class JobFile : IDisposable
             """);
     }
 
+    /// <summary>A two-way sync job ("mode": "sync") between accounts "src" (side A) and "dst" (side B).</summary>
+    /// <param name="jobExtras">JSON members added to the job, each starting with a comma.</param>
+    public static JobFile CreateSync(IImapTestServer serverA, TestUser a, IImapTestServer serverB, TestUser b, string jobExtras = "")
+        => Write(a, b, $$"""
+            {
+              "accounts": {
+                "src": { "protocol": "imap", "host": "{{serverA.Host}}", "port": {{serverA.ImapPort}}, "security": "none", "user": "{{a.Name}}", "password": "file:src.secret" },
+                "dst": { "protocol": "imap", "host": "{{serverB.Host}}", "port": {{serverB.ImapPort}}, "security": "none", "user": "{{b.Name}}", "password": "file:dst.secret" }
+              },
+              "jobs": [ { "name": "test", "mode": "sync", "source": "src", "target": "dst"{{jobExtras}} } ]
+            }
+            """);
+
     /// <summary>
     /// A job file with a POP3 source account "pop" (plain POP3 on loopback unless
     /// <paramref name="popAccount"/> says otherwise) and the IMAP target "dst".
