@@ -70,8 +70,9 @@ public sealed class CheckpointLedgerTests : IDisposable
 
         var bytes = File.ReadAllBytes(path);
         Assert.True(bytes.Length > 16 * 4096, $"the test needs a ledger of many pages, got {bytes.Length} bytes");
-        // Page 10 onward holds message rows; fill two pages with noise.
-        new Random(3).NextBytes(bytes.AsSpan(9 * 4096, 2 * 4096));
+        // The message rows are most of the file: fill two pages in its middle with noise.
+        var middle = bytes.Length / 4096 / 2;
+        new Random(3).NextBytes(bytes.AsSpan(middle * 4096, 2 * 4096));
         File.WriteAllBytes(path, bytes);
 
         using var reopened = CheckpointLedger.Open(path);
@@ -171,6 +172,56 @@ public sealed class CheckpointLedgerTests : IDisposable
             cmd.CommandText = "SELECT value FROM meta WHERE key = 'schema_version';";
             Assert.Equal(CheckpointLedger.SchemaVersion.ToString(), cmd.ExecuteScalar());
         }
+    }
+
+    [Fact]
+    public void A_version_2_ledger_gains_the_sync_tables_and_keeps_its_rows()
+    {
+        var path = PathOf("v2.db");
+        using (var ledger = CheckpointLedger.Open(path))
+        {
+            var pair = ledger.GetOrCreatePair("job", "INBOX", "INBOX");
+            ledger.Save(pair.Id, [new MessageRecord(7, 3, MessageState.Copied, "id@x", 1000, 500, 510, "\\Seen", "\\Seen", 1, 1, null)]);
+        }
+
+        // Back to what a v2 build left: no sync tables, version 2.
+        using (var c = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "DROP TABLE sync_messages; DROP TABLE sync_pairs; UPDATE meta SET value = '2' WHERE key = 'schema_version';";
+            cmd.ExecuteNonQuery();
+        }
+
+        using (var ledger = CheckpointLedger.Open(path))
+        {
+            var row = Assert.Single(ledger.LoadMessages(ledger.GetOrCreatePair("job", "INBOX", "INBOX").Id)).Value;
+            Assert.Equal((7u, 3u, MessageState.Copied), (row.SourceUid, row.TargetUid!.Value, row.State));
+            var pair = ledger.CreateSyncPair("sync", "INBOX", "INBOX");
+            var saved = ledger.SaveSyncRows([(pair.Id, new SyncRow(0, 5, null, SyncState.Pending, MailSync.Core.Model.Side.B, "<m@x>", 1000, 100, 100, "\\Seen", "\\Seen", 9))]);
+            var loaded = Assert.Single(ledger.LoadSyncRows(pair.Id));
+            Assert.Equal(saved[0], loaded);
+            Assert.Equal(1, ledger.CountSyncRowsInFlight(pair.Id));
+        }
+
+        using (var c = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "SELECT value FROM meta WHERE key = 'schema_version';";
+            Assert.Equal("3", cmd.ExecuteScalar());
+        }
+    }
+
+    [Fact]
+    public void A_sync_row_is_unique_per_side_uid_within_its_pair_and_a_clash_is_an_error_not_a_silent_replace()
+    {
+        using var ledger = CheckpointLedger.Open(PathOf("sync-unique.db"));
+        var pair = ledger.CreateSyncPair("sync", "INBOX", "INBOX");
+        ledger.SaveSyncRows([(pair.Id, new SyncRow(0, 5, 6, SyncState.Paired, null, null, 1000, 100, 100, "", ""))]);
+        Assert.ThrowsAny<Microsoft.Data.Sqlite.SqliteException>(() =>
+            ledger.SaveSyncRows([(pair.Id, new SyncRow(0, 5, 7, SyncState.Paired, null, null, 1000, 100, 100, "", ""))]));
+        Assert.Single(ledger.LoadSyncRows(pair.Id));
     }
 
     [Fact]

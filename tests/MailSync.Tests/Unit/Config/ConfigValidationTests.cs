@@ -63,7 +63,12 @@ public sealed class ConfigValidationTests
     [InlineData("""{ "jobs[0]": { "name": "al ice" } }""", "jobs[0].name", "may contain only")]
     [InlineData("""{ "jobs[0]": { "name": ".." } }""", "jobs[0].name", "may contain only")]
     [InlineData("""{ "jobs[0]": { "mode": null } }""", "jobs[0].mode", "is required")]
-    [InlineData("""{ "jobs[0]": { "mode": "sync" } }""", "jobs[0].mode", "unknown value \"sync\"; use one of \"migrate\"")]
+    [InlineData("""{ "jobs[0]": { "mode": "mirror" } }""", "jobs[0].mode", "unknown value \"mirror\"; use one of \"migrate\", \"sync\"")]
+    [InlineData("""{ "jobs[0]": { "deletions": "trash" } }""", "jobs[0].deletions", "only for jobs with \"mode\": \"sync\"")]
+    [InlineData("""{ "jobs[0]": { "mode": "sync", "deletions": "wipe" } }""", "jobs[0].deletions", "unknown value \"wipe\"; use one of \"propagate\", \"trash\", \"keep\"")]
+    [InlineData("""{ "jobs[0]": { "mode": "sync", "deletionGuard": { "percent": 101 } } }""", "jobs[0].deletionGuard.percent", "must be between 0 and 100")]
+    [InlineData("""{ "jobs[0]": { "mode": "sync", "deletionGuard": { "minMessages": -1 } } }""", "jobs[0].deletionGuard.minMessages", "must be 0 or more")]
+    [InlineData("""{ "jobs[0]": { "mode": "sync", "deletionGuard": { "minimum": 5 } } }""", "jobs[0].deletionGuard.minimum", "unknown property")]
     [InlineData("""{ "jobs[0]": { "source": null } }""", "jobs[0].source", "is required")]
     [InlineData("""{ "jobs[0]": { "source": "nope" } }""", "jobs[0].source", "unknown account \"nope\"")]
     [InlineData("""{ "jobs[0]": { "target": null } }""", "jobs[0].target", "is required")]
@@ -242,6 +247,28 @@ public sealed class ConfigValidationTests
     }
 
     [Fact]
+    public void A_sync_job_needs_two_imap_accounts_and_reads_its_deletion_settings()
+    {
+        var refused = ConfigJson.ParsePatched("""
+            {
+              "accounts": { "pop": { "protocol": "pop3", "host": "localhost", "user": "p", "password": "env:POP" } },
+              "": { "jobs": [ { "name": "s", "mode": "sync", "source": "pop", "target": "new" } ] }
+            }
+            """);
+        Assert.Equal(["jobs[0].mode: \"sync\" needs two imap accounts; account \"pop\" is pop3 (a POP3 mailbox can only be migrated)"], refused.Errors.Select(e => e.ToString()));
+
+        var sync = ConfigJson.ParsePatched("""
+            { "": { "jobs": [ { "name": "s", "mode": "sync", "source": "old", "target": "new", "deletions": "trash", "deletionGuard": { "minMessages": 5, "percent": 20 } } ] } }
+            """);
+        Assert.True(sync.IsValid, string.Join("\n", sync.Errors));
+        var job = Assert.Single(sync.Config!.Jobs);
+        Assert.Equal((JobMode.Sync, MailSync.Core.Sync.TwoWay.DeletionMode.Trash, 5, 20), (job.Mode, job.Deletions, job.DeletionGuard.MinMessages, job.DeletionGuard.Percent));
+
+        var defaults = Assert.Single(ConfigJson.ParsePatched("""{ "": { "jobs": [ { "name": "s", "mode": "sync", "source": "old", "target": "new" } ] } }""").Config!.Jobs);
+        Assert.Equal((MailSync.Core.Sync.TwoWay.DeletionMode.Propagate, 50, 10), (defaults.Deletions, defaults.DeletionGuard.MinMessages, defaults.DeletionGuard.Percent));
+    }
+
+    [Fact]
     public void Fields_of_the_other_source_kind_are_all_reported_in_each_job()
     {
         var result = ConfigJson.ParsePatched("""
@@ -345,7 +372,7 @@ public sealed class ConfigValidationTests
                 "accounts.new.maxConnections: must be between 1 and 32",
                 "jobs[0].targt: unknown property \"targt\"; did you mean \"target\"?",
                 "jobs[0].target: is required",
-                "jobs[1].mode: unknown value \"copy\"; use one of \"migrate\"",
+                "jobs[1].mode: unknown value \"copy\"; use one of \"migrate\", \"sync\"",
                 "jobs[1].include[0]: must not be empty",
                 "jobs[1].target: account \"new\" is pop3; the target must be an imap account",
                 "jobs[2].name: duplicate job name \"Alice\" (also at jobs[0].name)",
