@@ -105,6 +105,99 @@ public sealed class TwoWaySyncTests(DovecotFixture fixture, ITestOutputHelper ou
         Assert.All(idle.Folders, f => Assert.Equal(0, f.Sync!.Writes));
     }
 
+    [Fact]
+    public async Task A_mass_deletion_on_one_side_is_held_with_exit_code_10_named_in_the_summary_then_confirmed_with_allow_deletions()
+    {
+        var a = await Server.CreateUserAsync("sync-guard-a");
+        var b = await Server.CreateUserAsync("sync-guard-b");
+        await Server.SeedAsync(a, "Bulk", Enumerable.Range(1, 70).Select(i => Mail("g", i)));
+        await Server.SeedAsync(a, "INBOX", [Mail("g", 100)]);
+        using var job = JobFile.CreateSync(Server, a, Server, b);
+        Assert.Equal(JobStatus.Succeeded, (await job.RunAsync()).Status);
+        await using (var raw = await RawImapSession.LoginAsync(Server.Host, Server.ImapPort, a.Name, a.Password))
+        {
+            await Ok(raw, "SELECT Bulk");
+            await Ok(raw, "STORE 1:60 +FLAGS.SILENT (\\Deleted)");
+            await Ok(raw, "EXPUNGE");
+        }
+
+        // Meanwhile new mail on B's INBOX: the held folder must not stop the rest of the run.
+        await Server.SeedAsync(b, "INBOX", [Mail("g", 101)]);
+
+        var (code, text) = await CliProcess.RunAsync("run", job.Path, "--state", job.StatePath);
+
+        Assert.True(code == ExitCodes.DeletionsHeld, $"exit {code}: {text}");
+        Assert.Contains("deletions held: Bulk <-> Bulk", text, StringComparison.Ordinal);
+        Assert.Contains("60 of 70 messages", text, StringComparison.Ordinal);
+        Assert.Contains("--allow-deletions \"Bulk\"", text, StringComparison.Ordinal);
+        var held = await Mailbox.ReadAllAsync(Server, b);
+        Assert.Equal(70, held["Bulk"].Messages.Count);
+        Assert.Equal(2, (await Mailbox.ReadAllAsync(Server, a))["INBOX"].Messages.Count);
+
+        // The same again: still held, still nothing deleted (a re-run never takes silence for consent).
+        Assert.Equal(ExitCodes.DeletionsHeld, (await CliProcess.RunAsync("run", job.Path, "--state", job.StatePath)).Code);
+        Assert.Equal(70, (await Mailbox.ReadAllAsync(Server, b))["Bulk"].Messages.Count);
+
+        var (confirmed, confirmedText) = await CliProcess.RunAsync("run", job.Path, "--state", job.StatePath, "--allow-deletions", "Bulk");
+        Assert.True(confirmed == ExitCodes.Success, $"exit {confirmed}: {confirmedText}");
+        await TwoAccounts.AssertSameAsync(Server, a, Server, b);
+        Assert.Equal(10, (await Mailbox.ReadAllAsync(Server, b))["Bulk"].Messages.Count);
+    }
+
+    [Fact]
+    public async Task A_sync_with_nothing_changed_selects_no_folder_and_fetches_nothing_on_either_side()
+    {
+        var a = await Server.CreateUserAsync("sync-idle-a");
+        var b = await Server.CreateUserAsync("sync-idle-b");
+        await Server.SeedAsync(a, "INBOX", Enumerable.Range(1, 30).Select(i => Mail("i", i)));
+        await Server.SeedAsync(b, "Archive/2021", Enumerable.Range(40, 30).Select(i => Mail("i", i, MessageFlags.Seen)));
+        await using var proxyA = ImapFaultProxy.Start(Server.Host, Server.ImapPort);
+        await using var proxyB = ImapFaultProxy.Start(Server.Host, Server.ImapPort);
+        using var job = ImapJob.Create(proxyA.Port, a, proxyB.Port, b, mode: "sync");
+        Assert.Equal(JobStatus.Succeeded, (await ImapJob.RunAsync(job)).Status);
+        // The run after one that wrote opens the written folders once more (its cursors are those seen before its own writes).
+        var settle = await ImapJob.RunAsync(job);
+        Assert.All(settle.Folders, f => Assert.Equal(0, f.Sync!.Writes));
+        var before = (A: Counts(proxyA), B: Counts(proxyB));
+
+        var idle = await ImapJob.RunAsync(job);
+
+        var after = (A: Counts(proxyA), B: Counts(proxyB));
+        output.WriteLine($"before the idle run: A {before.A}, B {before.B}; after: A {after.A}, B {after.B}");
+        Assert.All(idle.Folders, f => Assert.True(f.Unchanged, $"{f.SourceFolder} was opened"));
+        Assert.Equal(before.A with { Logins = before.A.Logins + 1 }, after.A);
+        Assert.Equal(before.B with { Logins = before.B.Logins + 1 }, after.B);
+    }
+
+    [Fact]
+    public async Task A_dry_run_counts_both_directions_and_changes_nothing()
+    {
+        var a = await Server.CreateUserAsync("sync-dry-a");
+        var b = await Server.CreateUserAsync("sync-dry-b");
+        await Server.SeedAsync(a, "INBOX", [Mail("d", 1), Mail("d", 2)]);
+        await Server.SeedAsync(b, "INBOX", [Mail("d", 2), Mail("d", 3), Mail("d", 4)]);
+        await Server.SeedAsync(b, "Only-B", [Mail("d", 5)]);
+        using var job = JobFile.CreateSync(Server, a, Server, b);
+        var pictures = (A: await TwoAccounts.PictureAsync(Server, a), B: await TwoAccounts.PictureAsync(Server, b));
+
+        var dry = await job.RunAsync(new MailSync.Core.Sync.MigrationOptions { DryRun = true });
+
+        Assert.Equal(JobStatus.Succeeded, dry.Status);
+        var inbox = Assert.Single(dry.Folders, f => f.SourceFolder == "INBOX").Sync!;
+        Assert.Equal((1, 2, 1), (inbox.AppendedToB, inbox.AppendedToA, inbox.PairedByContent));
+        Assert.Contains(dry.Folders, f => f.TargetFolder == "Only-B" && f.Sync!.FolderChange == "created on A");
+        Assert.Equal(pictures.A, await TwoAccounts.PictureAsync(Server, a));
+        Assert.Equal(pictures.B, await TwoAccounts.PictureAsync(Server, b));
+    }
+
+    private static (int Logins, int Selects, int Fetches, int Searches, int Appends, int Stores) Counts(ImapFaultProxy proxy) => (
+        proxy.CommandCount("LOGIN") + proxy.CommandCount("AUTHENTICATE"),
+        proxy.CommandCount("SELECT") + proxy.CommandCount("EXAMINE"),
+        proxy.CommandCount("UID FETCH") + proxy.CommandCount("FETCH"),
+        proxy.CommandCount("UID SEARCH") + proxy.CommandCount("SEARCH"),
+        proxy.CommandCount("APPEND"),
+        proxy.CommandCount("UID STORE") + proxy.CommandCount("STORE"));
+
     private static async Task Ok(RawImapSession raw, string command)
     {
         var response = await raw.CommandAsync(command);

@@ -12,14 +12,15 @@ public static class ImapJob
 {
     /// <param name="sourceExtras">JSON members added to the source account, each starting with a comma.</param>
     /// <param name="targetExtras">JSON members added to the target account; the source's when null.</param>
-    public static JobFile Create(int sourcePort, TestUser source, int targetPort, TestUser target, string sourceExtras = "", string? targetExtras = null)
+    /// <param name="mode">The job's mode: "migrate", or "sync" (source is side A, target side B).</param>
+    public static JobFile Create(int sourcePort, TestUser source, int targetPort, TestUser target, string sourceExtras = "", string? targetExtras = null, string mode = "migrate")
         => JobFile.Write(source, target, $$"""
             {
               "accounts": {
                 "src": { "protocol": "imap", "host": "127.0.0.1", "port": {{sourcePort}}, "security": "none", "user": "{{source.Name}}", "password": "file:src.secret"{{sourceExtras}} },
                 "dst": { "protocol": "imap", "host": "127.0.0.1", "port": {{targetPort}}, "security": "none", "user": "{{target.Name}}", "password": "file:dst.secret"{{targetExtras ?? sourceExtras}} }
               },
-              "jobs": [ { "name": "test", "mode": "migrate", "source": "src", "target": "dst" } ]
+              "jobs": [ { "name": "test", "mode": "{{mode}}", "source": "src", "target": "dst" } ]
             }
             """);
 

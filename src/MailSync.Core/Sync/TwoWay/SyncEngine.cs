@@ -200,7 +200,12 @@ public sealed class SyncEngine
             counts.FolderChange = $"created on {missing}";
             _log.Information("{Job}: creating folder {Folder} on side {Side} ({Other} has it)", _job, folder.Name(missing), missing, other);
             if (_options.DryRun)
+            {
+                // Everything in it would be copied to the folder created for it.
+                counts.Appended(missing, folder.Info(other)!.Counters?.Count ?? 0);
                 return null;
+            }
+
             await EnsureFolderAsync(missing, folder.Name(missing), folder.Info(other)!.Subscribed || folder.Subscribe, folder.Role, names, cancellationToken).ConfigureAwait(false);
         }
         else if (!_options.DryRun)
@@ -213,8 +218,9 @@ public sealed class SyncEngine
             }
         }
 
+        // A dry run writes nothing, not even a new pair: one that is only planned has no rows.
         if (_options.DryRun && folder.Pair is null)
-            return null;
+            return new SyncPairState { Id = 0, Job = _job, NameA = folder.NameA, NameB = folder.NameB };
         return folder.Pair ?? _ledger.CreateSyncPair(_job, folder.NameA, folder.NameB);
     }
 
