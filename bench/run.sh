@@ -22,7 +22,7 @@ export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPE
 die() { echo "bench/run.sh: $*" >&2; exit 1; }
 
 args=()
-keep=0 out="" help=0 tools="mailsync,mbsync,interimap" baseline=""
+keep=0 out="" help=0 tools="mailsync,mailsync-sync,mbsync,interimap" baseline=""
 for ((i = 1; i <= $#; i++)); do
   if [[ ${!i} == --baseline ]]; then
     j=$((i + 1)); baseline="${!j:-}"; i=$j

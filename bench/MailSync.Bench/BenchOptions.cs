@@ -5,7 +5,8 @@ namespace MailSync.Bench;
 /// <summary>Command-line options of the benchmark (bench/run.sh passes them through).</summary>
 internal sealed class BenchOptions
 {
-    public static readonly string[] AllTools = ["mailsync", "mbsync", "interimap"];
+    /// <summary>"mailsync-sync" is MailSync's two-way sync mode: the peer to compare with interimap, which syncs both ways too.</summary>
+    public static readonly string[] AllTools = ["mailsync", "mailsync-sync", "mbsync", "interimap"];
 
     public int Messages { get; private set; } = 10_000;
     public int Runs { get; private set; } = 3;
@@ -118,7 +119,7 @@ internal sealed class BenchOptions
         var ordered = AllTools.Where(o.Tools.Contains).ToList();
         o.Tools.Clear();
         o.Tools.AddRange(ordered);
-        if (o.Tools.Contains("mailsync") && o.MailSyncPath is null)
+        if ((o.Tools.Contains("mailsync") || o.Tools.Contains("mailsync-sync")) && o.MailSyncPath is null)
             throw new ArgumentException("--mailsync PATH is required (or use --only without mailsync)");
         // An earlier build is measured right after the current one, as one more peer: its ratio
         // column is "before -> after" from the same run.

@@ -119,6 +119,7 @@ namespace MailSync.Bench
                 {
                     "mailsync" => new MailSyncTool(options.MailSyncPath!, options.MaxConnections),
                     "mailsync-baseline" => new MailSyncTool(options.BaselinePath!, options.MaxConnections, "mailsync-baseline"),
+                    "mailsync-sync" => new MailSyncTool(options.MailSyncPath!, options.MaxConnections, "mailsync-sync", mode: "sync"),
                     "mbsync" => new MbsyncTool(),
                     _ => new InterimapTool(),
                 });
@@ -325,6 +326,8 @@ namespace MailSync.Bench
                 $"({n - medium - large:N0} of 2–30 KB, {medium:N0} of 100 KB–2 MB with attachments, {large} over 10 MB; " +
                 "\\Seen on ~85 %, some \\Answered, \\Flagged, \\Draft, 8 keywords; nested folders, one non-ASCII name, one empty parent) into an empty target";
             _results.ScenarioTitles["no-op"] = "the same command again, nothing changed";
+            _results.ScenarioTitles["no-op-again"] =
+                "the same command a third time, nothing changed (mailsync-sync lists the folders its previous run wrote to once more, so this is its steady-state no-op)";
             _results.ScenarioTitles["incremental"] =
                 $"after appending {delta:N0} new messages (1 %) to the source and changing flags/keywords on {delta:N0} existing ones (1 %, spread over the folders)";
 
@@ -336,6 +339,7 @@ namespace MailSync.Bench
                     var run = await PrepareRunAsync(tool, $"main{n}", rep, pristine, cache);
                     await TimedAsync(run, "initial", rep, state, state.MessageCount, state.Bytes);
                     await TimedAsync(run, "no-op", rep, state, 0, 0);
+                    await TimedAsync(run, "no-op-again", rep, state, 0, 0);
                     await Imap.MutateAsync(_dovecot.ImapPort, run.Source, additions, delta, options.Seed + 2, ct);
                     var mutated = await Imap.SnapshotAsync(_dovecot.ImapPort, run.Source, run.SourceCache, ct);
                     var added = mutated.MessageCount - state.MessageCount;

@@ -22,15 +22,17 @@ internal interface ITool
     ToolCommand Prepare(string runDir, int port, string sourceUser, string targetUser, string passwordFile);
 }
 
-/// <param name="name">"mailsync", or "mailsync-baseline" for an earlier build measured beside it (bench/run.sh --baseline REV).</param>
-internal sealed class MailSyncTool(string binary, int maxConnections, string name = "mailsync") : ITool
+/// <param name="name">"mailsync", "mailsync-sync" (the same build, two-way sync), or "mailsync-baseline" for an earlier build measured beside it (bench/run.sh --baseline REV).</param>
+/// <param name="mode">The job's mode: "migrate" (one way), or "sync" (both ways, like interimap).</param>
+internal sealed class MailSyncTool(string binary, int maxConnections, string name = "mailsync", string mode = "migrate") : ITool
 {
     public string Name => name;
 
     public string Executable => binary;
 
     public string Setup =>
-        $"`mailsync run job.json --state … --report … --log-file …`; one migrate job, both accounts `security: none`, `maxConnections: {maxConnections}`; " +
+        $"`mailsync run job.json --state … --report … --log-file …`; one {mode} job, both accounts `security: none`, `maxConnections: {maxConnections}`; " +
+        (mode == "sync" ? "two-way: source = side A, target = side B, one connection per side; nothing changes on the target, so nothing should flow back; " : "") +
         "output redirected (plain progress lines).";
 
     public async Task<string> VersionAsync(CancellationToken ct)
@@ -51,7 +53,7 @@ internal sealed class MailSyncTool(string binary, int maxConnections, string nam
                 "src": {{Account(sourceUser)}},
                 "dst": {{Account(targetUser)}}
               },
-              "jobs": [ { "name": "bench", "mode": "migrate", "source": "src", "target": "dst" } ]
+              "jobs": [ { "name": "bench", "mode": "{{mode}}", "source": "src", "target": "dst" } ]
             }
             """);
         return new ToolCommand(binary,

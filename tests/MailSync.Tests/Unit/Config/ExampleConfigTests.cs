@@ -25,6 +25,7 @@ public sealed class ExampleConfigTests
         Assert.Contains(Path.Combine("configs", "gmail-to-dovecot.json"), files);
         Assert.Contains(Path.Combine("configs", "office365-to-imap.json"), files);
         Assert.Contains(Path.Combine("configs", "pop3-to-imap.json"), files);
+        Assert.Contains(Path.Combine("configs", "two-way-sync.json"), files);
     }
 
     [Fact]
