@@ -130,7 +130,7 @@ namespace MailSync.Bench
             if (options.Messages > 0)
             {
                 await MainScenariosAsync();
-                main.AddRange(["initial", "no-op", "incremental"]);
+                main.AddRange(["initial", "no-op", "no-op-again", "incremental"]);
             }
             string? memory = null;
             if (options.Memory)
@@ -339,6 +339,7 @@ namespace MailSync.Bench
                     var run = await PrepareRunAsync(tool, $"main{n}", rep, pristine, cache);
                     await TimedAsync(run, "initial", rep, state, state.MessageCount, state.Bytes);
                     await TimedAsync(run, "no-op", rep, state, 0, 0);
+                    await TimedAsync(run, "no-op-again", rep, state, 0, 0);
                     await TimedAsync(run, "no-op-again", rep, state, 0, 0);
                     await Imap.MutateAsync(_dovecot.ImapPort, run.Source, additions, delta, options.Seed + 2, ct);
                     var mutated = await Imap.SnapshotAsync(_dovecot.ImapPort, run.Source, run.SourceCache, ct);

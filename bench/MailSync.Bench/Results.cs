@@ -101,8 +101,8 @@ internal sealed class Results
             {
                 foreach (var tool in tools)
                 {
-                    var row = $"| {s} | {tool} | {Cell(s, tool, Wall)} | {Cell(s, tool, ms => s == "no-op" ? "–" : Rate(ms, false))} | " +
-                              $"{Cell(s, tool, ms => s == "no-op" ? "–" : Rate(ms, true))} | {Cell(s, tool, Rss)} | " +
+                    var row = $"| {s} | {tool} | {Cell(s, tool, Wall)} | {Cell(s, tool, ms => s.StartsWith("no-op", StringComparison.Ordinal) ? "–" : Rate(ms, false))} | " +
+                              $"{Cell(s, tool, ms => s.StartsWith("no-op", StringComparison.Ordinal) ? "–" : Rate(ms, true))} | {Cell(s, tool, Rss)} | " +
                               $"{Cell(s, tool, ms => CheckText(ms, m => m.Target))} | {Cell(s, tool, ms => CheckText(ms, m => m.Source))} |";
                     if (showRatios)
                         foreach (var p in peers) row += (tool == "mailsync" ? $" {Ratio(s, p)}" : "") + " |";
