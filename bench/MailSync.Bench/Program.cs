@@ -340,7 +340,6 @@ namespace MailSync.Bench
                     await TimedAsync(run, "initial", rep, state, state.MessageCount, state.Bytes);
                     await TimedAsync(run, "no-op", rep, state, 0, 0);
                     await TimedAsync(run, "no-op-again", rep, state, 0, 0);
-                    await TimedAsync(run, "no-op-again", rep, state, 0, 0);
                     await Imap.MutateAsync(_dovecot.ImapPort, run.Source, additions, delta, options.Seed + 2, ct);
                     var mutated = await Imap.SnapshotAsync(_dovecot.ImapPort, run.Source, run.SourceCache, ct);
                     var added = mutated.MessageCount - state.MessageCount;
