@@ -129,6 +129,10 @@ public static class SyncFolders
             .FirstOrDefault(m => m.Source.FullName == folder.FullName);
         if (back is null)
             return null;
+        // include/exclude name A's paths, but a user writing "Spam" means B's "Spam" too, whatever A calls it.
+        var pathB = LogicalPath.Join(LogicalPath.Segments(folder, namespaces.B));
+        if (mapping.Exclude.Any(p => FolderMapper.MatchesGlob(p, pathB)))
+            return null;
         var candidate = new FolderInfo(back.TargetName, namespaces.A.Delimiter, b.Role, b.Subscribed);
         var again = FolderMapper.Map([candidate], namespaces.A, listed.B, namespaces.B, mapping).Mappings
             .FirstOrDefault(m => m.Source.FullName == candidate.FullName);
