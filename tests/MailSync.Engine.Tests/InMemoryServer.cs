@@ -42,6 +42,21 @@ public sealed class InMemoryServer(string name, Faults faults)
 
     public Faults Faults { get; } = faults;
 
+    /// <summary>RENAME as IMAP does it: the folder and every folder under it take the new name and keep their UIDVALIDITY and messages.</summary>
+    public bool Rename(string from, string to)
+    {
+        foreach (var path in Folders.Keys.Where(p => p == from || p.StartsWith(from + "/", StringComparison.Ordinal)).ToList())
+        {
+            var folder = Folders[path];
+            Folders.Remove(path);
+            var renamed = new Folder(to + path[from.Length..], folder.UidValidity) { UidNext = folder.UidNext, HighestModSeq = folder.HighestModSeq, Role = folder.Role, Subscribed = folder.Subscribed };
+            renamed.Messages.AddRange(folder.Messages);
+            Folders[renamed.Path] = renamed;
+        }
+
+        return true;
+    }
+
     public SortedDictionary<string, Folder> Folders { get; } = new(StringComparer.Ordinal) { ["INBOX"] = new Folder("INBOX", 1) };
 
     /// <summary>A folder as it was when a test made it, or created by a client.</summary>

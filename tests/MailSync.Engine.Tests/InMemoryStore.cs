@@ -166,6 +166,15 @@ public sealed class InMemoryStore(InMemoryServer server) : ISyncSide
         return Task.FromResult(moved);
     }
 
+    public Task RenameFolderAsync(string fullName, string newFullName, CancellationToken cancellationToken)
+    {
+        server.Faults.Check();
+        server.Faults.SideEffect($"RENAME {fullName} {newFullName}", () => server.Rename(fullName, newFullName));
+        if (_current?.Path == fullName)
+            _current = null;
+        return Task.CompletedTask;
+    }
+
     public Task DeleteFolderAsync(string fullName, CancellationToken cancellationToken)
     {
         server.Faults.Check();

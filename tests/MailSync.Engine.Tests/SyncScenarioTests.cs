@@ -84,6 +84,31 @@ public sealed class SyncScenarioTests(ITestOutputHelper output)
                 Assert.False(one.Folders.ContainsKey("Empty"));
                 Assert.False(two.Folders.ContainsKey("Empty"));
             }),
+        new("after a sync: a folder renamed on one side, with the folder under it, is renamed on the other: nothing copied, moved or deleted",
+            (one, two) => { SeedTree(one, two); SeedLists(one, two); }, (one, _) => one.Rename("Lists", "Mailing lists"), (one, two, result) =>
+            {
+                Assert.Equal(2, two.Folders["Mailing lists"].Messages.Count);
+                Assert.Equal(2, two.Folders["Mailing lists/Dev"].Messages.Count);
+                Assert.False(two.Folders.ContainsKey("Lists"));
+                Assert.Equal(0, result.Appended);
+                Assert.Equal(0, result.Folders.Sum(f => f.Sync!.Writes));
+                Assert.Contains(result.Folders, f => f.Sync!.FolderChange?.StartsWith("renamed on", StringComparison.Ordinal) == true);
+            }),
+        new("after a sync: a folder moved under a new parent on one side is renamed on the other (the parent created there)",
+            (one, two) => { SeedTree(one, two); SeedLists(one, two); }, (one, _) => { one.Add("Old"); one.Rename("Lists/Dev", "Old/Dev"); }, (one, two, result) =>
+            {
+                Assert.Equal(2, two.Folders["Old/Dev"].Messages.Count);
+                Assert.False(two.Folders.ContainsKey("Lists/Dev"));
+                Assert.Equal(0, result.Appended);
+            }),
+        new("after a sync: a role folder renamed on one side still maps onto the other side's role folder: only the ledger's name changes",
+            SeedTree, (one, _) => one.Rename("Archive", "Old mail"), (one, two, result) =>
+            {
+                Assert.Equal(4, two.Folders["Archive"].Messages.Count);
+                Assert.Equal(3, two.Folders["Archive/2020"].Messages.Count);
+                Assert.Equal(4, one.Folders["Old mail"].Messages.Count);
+                Assert.Equal(0, result.Appended);
+            }, SidesDiffer: true),
         new("after a sync: a folder deleted on one side while it holds mail on the other is held: nothing deleted, reported",
             SeedTree, (one, _) => one.Folders.Remove("Archive/2020"), (one, two, result) =>
             {
@@ -181,6 +206,18 @@ public sealed class SyncScenarioTests(ITestOutputHelper output)
 
     private static async Task<Outcome> RunAsync(Scenario scenario, bool mirrored, int crashBefore, int crashAfter)
     {
+        try
+        {
+            return await RunCoreAsync(scenario, mirrored, crashBefore, crashAfter);
+        }
+        catch (Exception ex) when (ex is not SimulatedCrash and not Xunit.Sdk.XunitException)
+        {
+            throw new InvalidOperationException($"{(mirrored ? "mirrored, " : "")}stopped before {crashBefore} / after {crashAfter}: {ex.Message}", ex);
+        }
+    }
+
+    private static async Task<Outcome> RunCoreAsync(Scenario scenario, bool mirrored, int crashBefore, int crashAfter)
+    {
         var faults = new Faults();
         var one = new InMemoryServer("one", faults);
         var two = new InMemoryServer("two", faults);
@@ -242,6 +279,20 @@ public sealed class SyncScenarioTests(ITestOutputHelper output)
     }
 
     /// <summary>Two accounts that share some mail (with other flags on each side) and each hold some of their own.</summary>
+    /// <summary>A plain (no role) folder with a plain folder under it, on both servers.</summary>
+    private static void SeedLists(InMemoryServer one, InMemoryServer two)
+    {
+        foreach (var server in new[] { one, two })
+        {
+            var lists = server.Add("Lists");
+            lists.Append(Message(70), MessageFlags.None, [], Start.AddDays(70));
+            lists.Append(Message(71), MessageFlags.Seen, [], Start.AddDays(71));
+            var dev = server.Add("Lists/Dev");
+            dev.Append(Message(72), MessageFlags.None, ["$Label3"], Start.AddDays(72));
+            dev.Append(Message(73), MessageFlags.Seen, [], Start.AddDays(73));
+        }
+    }
+
     private static void SeedOverlapping(InMemoryServer one, InMemoryServer two)
     {
         var inbox1 = one.Folders["INBOX"];

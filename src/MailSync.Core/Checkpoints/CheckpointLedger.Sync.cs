@@ -23,6 +23,8 @@ public sealed partial class CheckpointLedger
             highestmodseq_b INTEGER NOT NULL DEFAULT 0,
             count_a INTEGER NOT NULL DEFAULT 0,
             count_b INTEGER NOT NULL DEFAULT 0,
+            renaming_from_a TEXT,
+            renaming_from_b TEXT,
             completed_utc TEXT,
             UNIQUE (job, name_a),
             UNIQUE (job, name_b));
@@ -54,7 +56,7 @@ public sealed partial class CheckpointLedger
         var result = new List<SyncPairState>();
         using var cmd = Command("""
             SELECT id, name_a, name_b, uidvalidity_a, uidnext_a, highestmodseq_a, count_a,
-                   uidvalidity_b, uidnext_b, highestmodseq_b, count_b, completed_utc
+                   uidvalidity_b, uidnext_b, highestmodseq_b, count_b, completed_utc, renaming_from_a, renaming_from_b
             FROM sync_pairs WHERE job = $job ORDER BY id;
             """, null, ("$job", job));
         using var r = cmd.ExecuteReader();
@@ -69,6 +71,8 @@ public sealed partial class CheckpointLedger
                 CursorA = new SyncCursor((uint)r.GetInt64(3), (uint)r.GetInt64(4), (ulong)r.GetInt64(5), r.GetInt32(6)),
                 CursorB = new SyncCursor((uint)r.GetInt64(7), (uint)r.GetInt64(8), (ulong)r.GetInt64(9), r.GetInt32(10)),
                 CompletedUtc = r.IsDBNull(11) ? null : DateTimeOffset.Parse(r.GetString(11), CultureInfo.InvariantCulture),
+                RenamingFromA = r.IsDBNull(12) ? null : r.GetString(12),
+                RenamingFromB = r.IsDBNull(13) ? null : r.GetString(13),
             });
         }
 
@@ -86,13 +90,15 @@ public sealed partial class CheckpointLedger
         Execute("""
             UPDATE sync_pairs SET name_a = $na, name_b = $nb,
                 uidvalidity_a = $va, uidnext_a = $na2, highestmodseq_a = $ma, count_a = $ca,
-                uidvalidity_b = $vb, uidnext_b = $nb2, highestmodseq_b = $mb, count_b = $cb, completed_utc = $done
+                uidvalidity_b = $vb, uidnext_b = $nb2, highestmodseq_b = $mb, count_b = $cb, completed_utc = $done,
+                renaming_from_a = $ra, renaming_from_b = $rb
             WHERE id = $id;
             """, null,
             ("$na", pair.NameA), ("$nb", pair.NameB),
             ("$va", (long)pair.CursorA.UidValidity), ("$na2", (long)pair.CursorA.UidNext), ("$ma", (long)pair.CursorA.HighestModSeq), ("$ca", pair.CursorA.Count),
             ("$vb", (long)pair.CursorB.UidValidity), ("$nb2", (long)pair.CursorB.UidNext), ("$mb", (long)pair.CursorB.HighestModSeq), ("$cb", pair.CursorB.Count),
-            ("$done", pair.CompletedUtc?.ToString("O", CultureInfo.InvariantCulture)), ("$id", pair.Id));
+            ("$done", pair.CompletedUtc?.ToString("O", CultureInfo.InvariantCulture)), ("$id", pair.Id),
+            ("$ra", pair.RenamingFromA), ("$rb", pair.RenamingFromB));
         return true;
     });
 

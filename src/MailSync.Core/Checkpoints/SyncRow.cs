@@ -81,7 +81,33 @@ public sealed class SyncPairState
     public SyncCursor CursorB { get; set; } = SyncCursor.None;
     public DateTimeOffset? CompletedUtc { get; set; }
 
+    /// <summary>
+    /// The intent of a RENAME on side A: the folder's old name there, set (with the new names)
+    /// before the RENAME and cleared after it. A run finding it set finishes the rename.
+    /// </summary>
+    public string? RenamingFromA { get; set; }
+
+    public string? RenamingFromB { get; set; }
+
     public string Name(Side side) => side == Side.A ? NameA : NameB;
+
+    public void SetName(Side side, string name)
+    {
+        if (side == Side.A)
+            NameA = name;
+        else
+            NameB = name;
+    }
+
+    public string? RenamingFrom(Side side) => side == Side.A ? RenamingFromA : RenamingFromB;
+
+    public void SetRenamingFrom(Side side, string? name)
+    {
+        if (side == Side.A)
+            RenamingFromA = name;
+        else
+            RenamingFromB = name;
+    }
 
     public SyncCursor Cursor(Side side) => side == Side.A ? CursorA : CursorB;
 

@@ -27,6 +27,9 @@ public interface ISyncSide : IMessageSource, IMessageTarget
     /// </summary>
     Task<IReadOnlyList<uint?>> MoveAsync(IReadOnlyList<uint> uids, string destination, CancellationToken cancellationToken);
 
+    /// <summary>Renames a folder (and, as IMAP RENAME does, every folder under it); the new name's parents must exist.</summary>
+    Task RenameFolderAsync(string fullName, string newFullName, CancellationToken cancellationToken);
+
     /// <summary>Deletes a folder (the caller checked that it is empty) and unsubscribes it.</summary>
     Task DeleteFolderAsync(string fullName, CancellationToken cancellationToken);
 }

@@ -145,6 +145,33 @@ public sealed class TwoWaySyncTests(DovecotFixture fixture, ITestOutputHelper ou
     }
 
     [Fact]
+    public async Task A_folder_renamed_on_one_side_with_a_folder_under_it_is_renamed_on_the_other_and_nothing_is_copied_again()
+    {
+        var a = await Server.CreateUserAsync("sync-ren-a");
+        var b = await Server.CreateUserAsync("sync-ren-b");
+        await Server.SeedAsync(a, "Lists", [Mail("r", 1), Mail("r", 2, MessageFlags.Seen)]);
+        await Server.SeedAsync(a, "Lists/Dev", [Mail("r", 3, MessageFlags.Flagged, "$Label1")]);
+        await Server.SeedAsync(a, "INBOX", [Mail("r", 4)]);
+        using var job = JobFile.CreateSync(Server, a, Server, b);
+        Assert.Equal(JobStatus.Succeeded, (await job.RunAsync()).Status);
+        await using (var raw = await RawImapSession.LoginAsync(Server.Host, Server.ImapPort, b.Name, b.Password))
+            await Ok(raw, "RENAME Lists \"Mailing lists\"");
+
+        var run = await job.RunAsync();
+
+        Assert.Equal(JobStatus.Succeeded, run.Status);
+        var picture = await TwoAccounts.AssertSameAsync(Server, a, Server, b);
+        output.WriteLine(string.Join("\n", picture));
+        Assert.Contains(picture, l => l.StartsWith("Mailing lists/Dev | folder", StringComparison.Ordinal));
+        Assert.DoesNotContain(picture, l => l.StartsWith("Lists", StringComparison.Ordinal));
+        Assert.Equal(0, run.Appended);
+        Assert.All(run.Folders, f => Assert.Equal((0, 0, 0, 0), (f.Sync!.DeletedOnA, f.Sync.DeletedOnB, f.Sync.MovedOnA, f.Sync.MovedOnB)));
+        Assert.Contains(run.Folders, f => f.Sync!.FolderChange == "renamed on B (Lists -> Mailing lists): renamed on A (Lists -> Mailing lists)");
+        var idle = await job.RunAsync();
+        Assert.All(idle.Folders, f => Assert.Equal(0, f.Sync!.Writes));
+    }
+
+    [Fact]
     public async Task A_sync_with_nothing_changed_selects_no_folder_and_fetches_nothing_on_either_side()
     {
         var a = await Server.CreateUserAsync("sync-idle-a");

@@ -280,6 +280,31 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
             return ids.Select(id => map.TryGetValue(id, out var moved) ? (uint?)moved.Id : null).ToList();
         }, 0, cancellationToken);
 
+    public Task RenameFolderAsync(string fullName, string newFullName, CancellationToken cancellationToken)
+        => GuardAsync(async ct =>
+        {
+            var folder = await GetFolderAsync(fullName, ct).ConfigureAwait(false);
+            if (folder == _current)
+            {
+                if (folder.IsOpen)
+                    await folder.CloseAsync(expunge: false, ct).ConfigureAwait(false);
+                _current = null;
+                _opened = null;
+            }
+
+            var delimiter = Namespace.Delimiter;
+            var cut = delimiter == '\0' ? -1 : newFullName.LastIndexOf(delimiter);
+            var isTopLevel = cut < 0 || newFullName[..(cut + 1)] == Namespace.Prefix;
+            var parent = isTopLevel
+                ? Client.GetFolder(Client.PersonalNamespaces.Count > 0 ? Client.PersonalNamespaces[0] : throw new InvalidOperationException("the account has no personal namespace"))
+                : await GetFolderAsync(newFullName[..cut], ct).ConfigureAwait(false);
+            var name = isTopLevel ? newFullName[Namespace.Prefix.Length..] : newFullName[(cut + 1)..];
+            await folder.RenameAsync(parent, name, ct).ConfigureAwait(false);
+            _listed.Remove(fullName);
+            _listed.Add(newFullName);
+            return true;
+        }, 0, cancellationToken);
+
     public Task DeleteFolderAsync(string fullName, CancellationToken cancellationToken)
         => GuardAsync(async ct =>
         {

@@ -81,7 +81,18 @@ public sealed class SyncEngine
                     $"{_job}: side {side} has no personal namespace (the server answers NAMESPACE NIL): it holds no mailbox, so nothing can be synced with it"));
         }
 
-        var (folders, warnings) = SyncFolders.Decide(listed, new(_sides.A.Namespace, _sides.B.Namespace), mapping, _ledger.LoadSyncPairs(_job));
+        var namespaces = new Sides<NamespaceInfo>(_sides.A.Namespace, _sides.B.Namespace);
+        // One rename at a time, each on fresh listings: a RENAME moves a whole subtree, and a
+        // listing taken before it would show the folder it renamed as renamed back.
+        for (var renames = 0; !_options.DryRun && renames < 1000 && await RenameFoldersAsync(listed, namespaces, mapping, cancellationToken).ConfigureAwait(false); renames++)
+        {
+            listed = new Sides<IReadOnlyList<FolderInfo>>(
+                await ReadAsync(Side.A, "list folders", ct => _sides.A.ListFoldersAsync(ct), cancellationToken).ConfigureAwait(false),
+                await ReadAsync(Side.B, "list folders", ct => _sides.B.ListFoldersAsync(ct), cancellationToken).ConfigureAwait(false));
+            _listed = listed;
+        }
+
+        var (folders, warnings) = SyncFolders.Decide(listed, namespaces, mapping, _ledger.LoadSyncPairs(_job));
         foreach (var warning in warnings)
             Warn(warning);
         var names = new Sides<HashSet<string>>(
@@ -93,6 +104,8 @@ public sealed class SyncEngine
         {
             cancellationToken.ThrowIfCancellationRequested();
             var report = new FolderResult { SourceFolder = folder.NameA, TargetFolder = folder.NameB, Sync = new SyncCounts() };
+            if (folder.Pair is { } known && _renamed.TryGetValue(known.Id, out var rename))
+                report.Sync.FolderChange = rename;
             try
             {
                 if (await PrepareFolderAsync(folder, names, report, cancellationToken).ConfigureAwait(false) is { } pair)
@@ -174,6 +187,156 @@ public sealed class SyncEngine
     }
 
     // ---- folders -------------------------------------------------------------------------
+
+    /// <summary>What this run renamed, by pair: shown as the pair's folder change.</summary>
+    private readonly Dictionary<long, string> _renamed = [];
+
+    /// <summary>
+    /// Folder renames, found by UIDVALIDITY (a server keeps it on RENAME; MAILBOXID, RFC 8474, is
+    /// not used yet): a pair whose folder is gone from side S while exactly one folder the ledger
+    /// does not know appeared there with the pair's recorded UIDVALIDITY was renamed on S, so the
+    /// other side's folder is renamed to the new name's counterpart, with everything under it, and
+    /// its messages stay where they are instead of being copied into a new folder and deleted from
+    /// the old one. The intent (new names, old name on the side renamed) is committed before the
+    /// RENAME and cleared after; a run that finds it set finishes the rename. Makes at most one
+    /// RENAME and returns whether it did: the caller lists again and asks again.
+    /// </summary>
+    private async Task<bool> RenameFoldersAsync(
+        Sides<IReadOnlyList<FolderInfo>> listed, Sides<NamespaceInfo> namespaces, FolderMappingOptions mapping, CancellationToken cancellationToken)
+    {
+        var pairs = _ledger.LoadSyncPairs(_job);
+        foreach (var pair in pairs.Where(p => p.RenamingFromA is not null || p.RenamingFromB is not null))
+        {
+            // An interrupted rename: the intent holds both old names; the side still showing its
+            // old name (and not the new one) is renamed now, then the pairs under it follow.
+            var did = false;
+            foreach (var side in Both)
+            {
+                var names = listed[side].Select(f => SyncFolders.Canonical(f.FullName)).ToHashSet(StringComparer.Ordinal);
+                if (pair.RenamingFrom(side) is { } old && old != pair.Name(side) && names.Contains(old) && !names.Contains(pair.Name(side)))
+                {
+                    await RenameFolderAsync(side, old, pair.Name(side), names, cancellationToken).ConfigureAwait(false);
+                    did = true;
+                }
+            }
+
+            var (oldA, oldB) = (pair.RenamingFromA ?? pair.NameA, pair.RenamingFromB ?? pair.NameB);
+            pair.RenamingFromA = pair.RenamingFromB = null;
+            _ledger.SaveSyncPair(pair);
+            MoveSubtree(pairs, pair, oldA, oldB);
+            if (did)
+                return true;
+        }
+
+        foreach (var side in Both)
+        {
+            var other = side.Other();
+            var here = listed[side].Select(f => SyncFolders.Canonical(f.FullName)).ToHashSet(StringComparer.Ordinal);
+            var there = listed[other].Select(f => SyncFolders.Canonical(f.FullName)).ToHashSet(StringComparer.Ordinal);
+            // Parents before children: a parent's RENAME takes its children along.
+            foreach (var pair in pairs.Where(p => p.CompletedUtc is not null && p.Cursor(side).UidValidity != 0 && !here.Contains(p.Name(side)))
+                .OrderBy(p => p.Name(side).Length).ToList())
+            {
+                var known = pairs.SelectMany(p => new[] { p.Name(side) }).ToHashSet(StringComparer.Ordinal);
+                var candidates = listed[side].Where(f => f.Selectable && f.Counters?.UidValidity == pair.Cursor(side).UidValidity
+                    && !known.Contains(SyncFolders.Canonical(f.FullName))).ToList();
+                if (candidates.Count != 1)
+                    continue;
+                var renamedTo = SyncFolders.Canonical(candidates[0].FullName);
+                if (SyncFolders.CounterpartName(side, candidates[0], listed, namespaces, mapping) is not { } counterpart
+                    || pairs.Any(p => p != pair && p.Name(other) == counterpart))
+                    continue;
+                var oldThere = pair.Name(other);
+                var oldHere = pair.Name(side);
+                if (counterpart == oldThere)
+                {
+                    // The new name maps onto the same folder there (by its role, or a rename rule): only this side's name changes.
+                    pair.SetName(side, renamedTo);
+                    _ledger.SaveSyncPair(pair);
+                    _renamed[pair.Id] = $"renamed on {side} ({oldHere} -> {renamedTo}); still \"{oldThere}\" on {other}";
+                    MoveSubtree(pairs, pair, side == Side.A ? oldHere : oldThere, side == Side.A ? oldThere : oldHere);
+                }
+                else if (there.Contains(oldThere) && !there.Contains(counterpart))
+                {
+                    pair.SetName(side, renamedTo);
+                    pair.SetName(other, counterpart);
+                    pair.SetRenamingFrom(side, oldHere);
+                    pair.SetRenamingFrom(other, oldThere);
+                    _ledger.SaveSyncPair(pair);
+                    await RenameFolderAsync(other, oldThere, counterpart, there, cancellationToken).ConfigureAwait(false);
+                    pair.RenamingFromA = pair.RenamingFromB = null;
+                    _ledger.SaveSyncPair(pair);
+                    _renamed[pair.Id] = $"renamed on {side} ({oldHere} -> {renamedTo}): renamed on {other} ({oldThere} -> {counterpart})";
+                    _log.Information("{Job}: folder {Old} was renamed to {New} on side {Side}; renamed {OldThere} to {NewThere} on side {Other}",
+                        _job, oldHere, renamedTo, side, oldThere, counterpart, other);
+                    // RENAME took the folders under it along on the other side: their pairs follow.
+                    MoveSubtree(pairs, pair, side == Side.A ? oldHere : oldThere, side == Side.A ? oldThere : oldHere);
+                    return true;
+                }
+                else if (!there.Contains(oldThere) && there.Contains(counterpart))
+                {
+                    // Renamed the same way on both sides: only the names change.
+                    pair.SetName(side, renamedTo);
+                    pair.SetName(other, counterpart);
+                    _ledger.SaveSyncPair(pair);
+                    _renamed[pair.Id] = $"renamed on both sides ({oldHere} -> {renamedTo})";
+                    MoveSubtree(pairs, pair, side == Side.A ? oldHere : oldThere, side == Side.A ? oldThere : oldHere);
+                }
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// After a rename of <paramref name="renamed"/> (from <paramref name="oldA"/>/<paramref name="oldB"/>
+    /// to its names now), the pairs of the folders under it take the new names: RENAME took them along.
+    /// </summary>
+    private void MoveSubtree(List<SyncPairState> pairs, SyncPairState renamed, string oldA, string oldB)
+    {
+        var old = new Sides<string>(oldA, oldB);
+        foreach (var child in pairs.Where(p => p != renamed))
+        {
+            var changed = false;
+            foreach (var side in Both)
+            {
+                var delimiter = _sides[side].Namespace.Delimiter;
+                if (delimiter != '\0' && old[side] != renamed.Name(side) && child.Name(side).StartsWith(old[side] + delimiter, StringComparison.Ordinal))
+                {
+                    child.SetName(side, renamed.Name(side) + child.Name(side)[old[side].Length..]);
+                    changed = true;
+                }
+            }
+
+            if (changed)
+                _ledger.SaveSyncPair(child);
+        }
+    }
+
+    /// <summary>RENAME on one side, creating the new name's parents first.</summary>
+    private async Task RenameFolderAsync(Side side, string from, string to, HashSet<string> names, CancellationToken cancellationToken)
+    {
+        var ns = _sides[side].Namespace;
+        if (ns.Delimiter != '\0' && to.StartsWith(ns.Prefix, StringComparison.Ordinal))
+        {
+            var parts = to[ns.Prefix.Length..].Split(ns.Delimiter);
+            for (var i = 1; i < parts.Length; i++)
+            {
+                var parent = ns.Prefix + string.Join(ns.Delimiter, parts[..i]);
+                if (names.Contains(SyncFolders.Canonical(parent)))
+                    continue;
+                await StoreAsync(side, $"create {parent}", ct => _sides[side].EnsureFolderAsync(parent, false, SpecialUse.None, ct), cancellationToken).ConfigureAwait(false);
+                names.Add(parent);
+            }
+        }
+
+        await OnceAsync(side, $"rename {from} to {to}", async ct =>
+        {
+            await _sides[side].RenameFolderAsync(from, to, ct).ConfigureAwait(false);
+            return true;
+        }, cancellationToken).ConfigureAwait(false);
+        names.Add(to);
+    }
 
     /// <summary>
     /// Settles the folder itself: creates it on the side that lacks it, or, when the ledger knew

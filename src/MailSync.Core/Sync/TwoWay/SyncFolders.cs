@@ -45,6 +45,12 @@ public static class SyncFolders
             var nameA = Canonical(m.Source.FullName);
             var pair = pairsByA.GetValueOrDefault(nameA);
             var nameB = pair is not null ? Canonical(pair.NameB) : Canonical(m.TargetName);
+            if (pair is null && pairsByB.TryGetValue(nameB, out var taken))
+            {
+                warnings.Add($"\"{m.Source.FullName}\" maps onto \"{nameB}\", which is synced with \"{taken.NameA}\"; it is not synced (give it a rename)");
+                continue;
+            }
+
             if (!usedB.Add(nameB))
             {
                 warnings.Add($"\"{m.Source.FullName}\" maps onto \"{nameB}\" like another folder; two-way sync keeps folders one to one, so it is not synced (give it a rename)");
@@ -75,6 +81,12 @@ public static class SyncFolders
             if (MapBack(b, listed, namespaces, mapping, inverse) is not { } back)
                 continue;
             var nameA = Canonical(back.NameA);
+            if (pairsByA.TryGetValue(nameA, out var takenA))
+            {
+                warnings.Add($"\"{b.FullName}\" on side B maps back onto \"{nameA}\", which is synced with \"{takenA.NameB}\"; it is not synced");
+                continue;
+            }
+
             if (!usedA.Add(nameA))
             {
                 warnings.Add($"\"{b.FullName}\" on side B maps back onto \"{nameA}\" like another folder; it is not synced");
@@ -94,6 +106,19 @@ public static class SyncFolders
         }
 
         return (result, warnings);
+    }
+
+    /// <summary>
+    /// The name <paramref name="folder"/> of side <paramref name="side"/> has on the other side by
+    /// the job's mapping (forward from A, back from B), or null when it is not the job's.
+    /// </summary>
+    public static string? CounterpartName(
+        Side side, FolderInfo folder, Sides<IReadOnlyList<FolderInfo>> listed, Sides<NamespaceInfo> namespaces, FolderMappingOptions mapping)
+    {
+        if (side == Side.B)
+            return MapBack(folder, listed, namespaces, mapping, Inverse(mapping)) is { } back ? Canonical(back.NameA) : null;
+        var forward = FolderMapper.Map([folder], namespaces.A, listed.B, namespaces.B, mapping).Mappings.FirstOrDefault(m => m.Source.FullName == folder.FullName);
+        return forward is null ? null : Canonical(forward.TargetName);
     }
 
     /// <summary>INBOX in any case is INBOX; every other name is case-sensitive.</summary>
