@@ -124,23 +124,9 @@ public sealed class InterruptEveryStepTests(ITestOutputHelper output)
     private static Task RunAsync(InMemoryServer source, InMemoryServer target, string ledgerPath, int batchMessages)
         => EngineRun.RunAsync(source, target, ledgerPath, new MigrationOptions { BatchMessages = batchMessages });
 
-    private static readonly DateTimeOffset Start = new(2022, 5, 1, 8, 0, 0, TimeSpan.Zero);
+    private static readonly DateTimeOffset Start = Seeds.Start;
 
-    private static void SeedTree(InMemoryServer server)
-    {
-        var inbox = server.Folders["INBOX"];
-        for (var i = 0; i < 5; i++)
-            inbox.Append(Message(i), i % 2 == 0 ? MessageFlags.Seen : MessageFlags.None, i == 3 ? ["$Label1"] : [], Start.AddHours(i));
-        var archive = server.Add("Archive", SpecialUse.Archive);
-        // Identical twins (same bytes, same date) and a message without Message-ID or header block.
-        archive.Append(Message(10), MessageFlags.Seen, [], Start.AddDays(1));
-        archive.Append(Message(10), MessageFlags.Seen, [], Start.AddDays(1));
-        archive.Append(Encoding.ASCII.GetBytes(" no header block\r\njust text\r\n"), MessageFlags.None, [], Start.AddDays(2));
-        archive.Append(Message(11, messageId: false), MessageFlags.Flagged, ["work"], Start.AddDays(3));
-        var year = server.Add("Archive/2020");
-        for (var i = 20; i < 23; i++)
-            year.Append(Message(i), MessageFlags.Seen | MessageFlags.Answered, ["$Forwarded"], Start.AddDays(i));
-    }
+    private static void SeedTree(InMemoryServer server) => Seeds.Tree(server);
 
     /// <summary>What a target held before the job: two INBOX messages, one of the Archive twins and the message without a header block, each as the source has it, and a message of its own.</summary>
     private static void PreSeedTarget(InMemoryServer server)
@@ -167,7 +153,5 @@ public sealed class InterruptEveryStepTests(ITestOutputHelper output)
         fresh.Append(Message(40), MessageFlags.None, [], Start.AddDays(40));
     }
 
-    private static byte[] Message(int n, bool messageId = true)
-        => Encoding.ASCII.GetBytes(
-            (messageId ? $"Message-ID: <m{n}@engine.test>\r\n" : "") + $"From: a@example.org\r\nSubject: message {n}\r\n\r\nbody of message {n}\r\n");
+    private static byte[] Message(int n, bool messageId = true) => Seeds.Message(n, messageId);
 }

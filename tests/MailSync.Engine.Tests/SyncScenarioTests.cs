@@ -256,29 +256,18 @@ public sealed class SyncScenarioTests(ITestOutputHelper output)
         return new Outcome(sideEffects, crashed, one, two, one.Snapshot(), two.Snapshot(), faults.Count, result!);
     }
 
-    private static readonly DateTimeOffset Start = new(2022, 5, 1, 8, 0, 0, TimeSpan.Zero);
+    private static readonly DateTimeOffset Start = Seeds.Start;
 
-    /// <summary>The same tree on both servers, as two accounts already in step would hold it (seeded on each directly).</summary>
+    /// <summary>The same tree on both servers, as two accounts already in step would hold it (seeded on each directly), plus an empty folder.</summary>
     private static void SeedTree(InMemoryServer one, InMemoryServer two)
     {
         foreach (var server in new[] { one, two })
         {
-            var inbox = server.Folders["INBOX"];
-            for (var i = 0; i < 5; i++)
-                inbox.Append(Message(i), i % 2 == 0 ? MessageFlags.Seen : MessageFlags.None, i == 3 ? ["$Label1"] : [], Start.AddHours(i));
-            var archive = server.Add("Archive", SpecialUse.Archive);
-            archive.Append(Message(10), MessageFlags.Seen, [], Start.AddDays(1));
-            archive.Append(Message(10), MessageFlags.Seen, [], Start.AddDays(1));
-            archive.Append(Encoding.ASCII.GetBytes(" no header block\r\njust text\r\n"), MessageFlags.None, [], Start.AddDays(2));
-            archive.Append(Message(11, messageId: false), MessageFlags.Flagged, ["work"], Start.AddDays(3));
-            var year = server.Add("Archive/2020");
-            for (var i = 20; i < 23; i++)
-                year.Append(Message(i), MessageFlags.Seen | MessageFlags.Answered, ["$Forwarded"], Start.AddDays(i));
+            Seeds.Tree(server);
             server.Add("Empty");
         }
     }
 
-    /// <summary>Two accounts that share some mail (with other flags on each side) and each hold some of their own.</summary>
     /// <summary>A plain (no role) folder with a plain folder under it, on both servers.</summary>
     private static void SeedLists(InMemoryServer one, InMemoryServer two)
     {
@@ -293,6 +282,7 @@ public sealed class SyncScenarioTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>Two accounts that share some mail (with other flags on each side) and each hold some of their own.</summary>
     private static void SeedOverlapping(InMemoryServer one, InMemoryServer two)
     {
         var inbox1 = one.Folders["INBOX"];
@@ -376,7 +366,5 @@ public sealed class SyncScenarioTests(ITestOutputHelper output)
 
     private static string Text(InMemoryServer.Message m) => Encoding.ASCII.GetString(m.Bytes);
 
-    private static byte[] Message(int n, bool messageId = true)
-        => Encoding.ASCII.GetBytes(
-            (messageId ? $"Message-ID: <m{n}@engine.test>\r\n" : "") + $"From: a@example.org\r\nSubject: message {n}\r\n\r\nbody of message {n}\r\n");
+    private static byte[] Message(int n, bool messageId = true) => Seeds.Message(n, messageId);
 }

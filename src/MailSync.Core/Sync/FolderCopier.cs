@@ -458,11 +458,11 @@ internal sealed class FolderCopier(
                 .ConfigureAwait(false);
             var matched = ContentMatcher.Match(rows, r => new ContentKey(r.MessageId ?? string.Empty, r.InternalDateUnix, r.SourceSize), summaries, s => s.Size);
             rows = matched.Select(m => m.Wanted with { SourceUid = m.Match.Uid }).ToList();
-            Warn($"{pair.SourceFolder}: source UIDVALIDITY changed ({pair.SourceUidValidity} -> {sourceStatus.UidValidity}); re-paired {rows.Count} of {records.Count} recorded messages by content");
+            result.Warn(log, job, $"{pair.SourceFolder}: source UIDVALIDITY changed ({pair.SourceUidValidity} -> {sourceStatus.UidValidity}); re-paired {rows.Count} of {records.Count} recorded messages by content");
         }
 
         if (targetChanged)
-            rows = await _writer.FindAgainAsync(pair, targetStatus.UidValidity, rows, Warn, cancellationToken).ConfigureAwait(false);
+            rows = await _writer.FindAgainAsync(pair, targetStatus.UidValidity, rows, w => result.Warn(log, job, w), cancellationToken).ConfigureAwait(false);
 
         ledger.ReplaceAll(pair.Id, rows);
         records.Clear();
@@ -493,12 +493,6 @@ internal sealed class FolderCopier(
             result.Failures.Add(MessageFailure.FromEarlierRun(folder.Source.FullName, record));
     }
 
-    private void Warn(string warning)
-    {
-        log.Warning("{Job}: {Warning}", job, warning);
-        lock (result)
-            result.Warnings.Add(warning);
-    }
 
     private static MessageRecord NewRecord(MessageInfo message, MessageState state, uint? targetUid, long targetSize, uint uidNextBefore, string? error)
         => new(message.Uid, targetUid, state, message.MessageId, message.InternalDate.ToUnixTimeSeconds(), message.Size, targetSize,

@@ -47,7 +47,7 @@ public sealed class MigrationEngine(
         var targetFolders = await targetRetry.RunAsync(targetPipelines.Store, "list folders", target.ListFoldersAsync, cancellationToken).ConfigureAwait(false);
         var map = FolderMapper.Map(sourceFolders, source.Namespace, targetFolders, target.Namespace, mapping);
         foreach (var warning in map.Warnings)
-            Warn(warning);
+            result.Warn(log, job, warning);
 
         foreach (var excluded in map.Excluded)
             log.Debug("{Job}: folder {Folder} skipped: {Reason}", job, excluded.SourcePath, excluded.Reason);
@@ -67,7 +67,7 @@ public sealed class MigrationEngine(
             result.Folders.Add(folderResult);
             if (unusable.TryGetValue(folder.TargetName, out var why))
             {
-                SkipFolder(folderResult, why);
+                result.SkipFolder(log, job, folderResult, "->", why);
                 continue;
             }
 
@@ -232,25 +232,14 @@ public sealed class MigrationEngine(
             {
                 // One folder cannot be read or written ([NOPERM], gone, UIDVALIDITY changed under
                 // us): whatever is pending stays in the ledger for the next run; the others go on.
-                SkipFolder(item.Result, ex.Message);
+                result.SkipFolder(log, job, item.Result, "->", ex.Message);
             }
 
             _observer.FolderFinished(job, item.Result);
         }
     }
 
-    private void SkipFolder(FolderResult folderResult, string reason)
-    {
-        folderResult.Error = reason;
-        Warn($"{folderResult.SourceFolder} -> {folderResult.TargetFolder}: folder skipped: {reason}");
-    }
 
-    private void Warn(string warning)
-    {
-        log.Warning("{Job}: {Warning}", job, warning);
-        lock (result)
-            result.Warnings.Add(warning);
-    }
 
     /// <param name="Pair">The ledger's pair as listed before copying (null: never recorded, or no STATUS to compare).</param>
     private sealed record FolderWork(FolderMapping Folder, FolderPairState? Pair, bool TargetExists, FolderResult Result);

@@ -284,21 +284,8 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
         => GuardAsync(async ct =>
         {
             var folder = await GetFolderAsync(fullName, ct).ConfigureAwait(false);
-            if (folder == _current)
-            {
-                if (folder.IsOpen)
-                    await folder.CloseAsync(expunge: false, ct).ConfigureAwait(false);
-                _current = null;
-                _opened = null;
-            }
-
-            var delimiter = Namespace.Delimiter;
-            var cut = delimiter == '\0' ? -1 : newFullName.LastIndexOf(delimiter);
-            var isTopLevel = cut < 0 || newFullName[..(cut + 1)] == Namespace.Prefix;
-            var parent = isTopLevel
-                ? Client.GetFolder(Client.PersonalNamespaces.Count > 0 ? Client.PersonalNamespaces[0] : throw new InvalidOperationException("the account has no personal namespace"))
-                : await GetFolderAsync(newFullName[..cut], ct).ConfigureAwait(false);
-            var name = isTopLevel ? newFullName[Namespace.Prefix.Length..] : newFullName[(cut + 1)..];
+            await LeaveAsync(folder, ct).ConfigureAwait(false);
+            var (parent, name) = await ParentAndNameAsync(newFullName, ct).ConfigureAwait(false);
             await folder.RenameAsync(parent, name, ct).ConfigureAwait(false);
             _listed.Remove(fullName);
             _listed.Add(newFullName);
@@ -309,14 +296,7 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
         => GuardAsync(async ct =>
         {
             var folder = await GetFolderAsync(fullName, ct).ConfigureAwait(false);
-            if (folder == _current)
-            {
-                if (folder.IsOpen)
-                    await folder.CloseAsync(expunge: false, ct).ConfigureAwait(false);
-                _current = null;
-                _opened = null;
-            }
-
+            await LeaveAsync(folder, ct).ConfigureAwait(false);
             try
             {
                 await folder.UnsubscribeAsync(ct).ConfigureAwait(false);
@@ -366,13 +346,7 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
 
         if (folder is null)
         {
-            var delimiter = Namespace.Delimiter;
-            var cut = delimiter == '\0' ? -1 : fullName.LastIndexOf(delimiter);
-            var isTopLevel = cut < 0 || fullName[..(cut + 1)] == Namespace.Prefix;
-            var parent = isTopLevel
-                ? Client.GetFolder(Client.PersonalNamespaces.Count > 0 ? Client.PersonalNamespaces[0] : throw new InvalidOperationException("the account has no personal namespace"))
-                : await GetFolderAsync(fullName[..cut], cancellationToken).ConfigureAwait(false);
-            var name = isTopLevel ? fullName[Namespace.Prefix.Length..] : fullName[(cut + 1)..];
+            var (parent, name) = await ParentAndNameAsync(fullName, cancellationToken).ConfigureAwait(false);
             folder = await CreateAsync(parent, name, role, cancellationToken).ConfigureAwait(false)
                 ?? throw new InvalidOperationException($"the server did not create \"{fullName}\"");
             _listed.Add(fullName);
@@ -380,6 +354,32 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
 
         if (subscribe)
             await folder.SubscribeAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The folder a full name lives in (the namespace's root for a top-level name) and its last
+    /// segment: what MailKit's CREATE and RENAME take. The parent must exist.
+    /// </summary>
+    private async Task<(IMailFolder Parent, string Name)> ParentAndNameAsync(string fullName, CancellationToken cancellationToken)
+    {
+        var delimiter = Namespace.Delimiter;
+        var cut = delimiter == '\0' ? -1 : fullName.LastIndexOf(delimiter);
+        var isTopLevel = cut < 0 || fullName[..(cut + 1)] == Namespace.Prefix;
+        var parent = isTopLevel
+            ? Client.GetFolder(Client.PersonalNamespaces.Count > 0 ? Client.PersonalNamespaces[0] : throw new InvalidOperationException("the account has no personal namespace"))
+            : await GetFolderAsync(fullName[..cut], cancellationToken).ConfigureAwait(false);
+        return (parent, isTopLevel ? fullName[Namespace.Prefix.Length..] : fullName[(cut + 1)..]);
+    }
+
+    /// <summary>Closes <paramref name="folder"/> if it is the open one (before it is renamed or deleted), so a reconnect does not re-select it.</summary>
+    private async Task LeaveAsync(IMailFolder folder, CancellationToken cancellationToken)
+    {
+        if (folder != _current)
+            return;
+        if (folder.IsOpen)
+            await folder.CloseAsync(expunge: false, cancellationToken).ConfigureAwait(false);
+        _current = null;
+        _opened = null;
     }
 
     /// <summary>

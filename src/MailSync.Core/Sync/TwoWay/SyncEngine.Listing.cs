@@ -1,0 +1,143 @@
+using MailSync.Core.Checkpoints;
+using MailSync.Core.Jobs;
+using MailSync.Core.Mapping;
+using MailSync.Core.Model;
+using MailSync.Core.Resilience;
+using MailSync.Core.Stores;
+using Polly;
+using Serilog;
+
+namespace MailSync.Core.Sync.TwoWay;
+
+/// <summary>Two-way sync: listing a pair's two folders, settling what was in flight, planning.</summary>
+public sealed partial class SyncEngine
+{
+    // ---- listing and planning ---------------------------------------------------------------
+
+    /// <summary>Opens both folders of a pair, lists what is needed, settles the rows in flight and plans the pair.</summary>
+    private async Task ListPairAsync(Work item, CancellationToken cancellationToken)
+    {
+        var pair = item.Pair;
+        var rows = _ledger.LoadSyncRows(pair.Id);
+        var statuses = new FolderStatus[2];
+        var views = new SideView[2];
+        var validityChanged = new bool[2];
+        foreach (var side in Both)
+        {
+            var name = pair.Name(side);
+            var status = await ReadAsync(side, $"select {name}", ct => _sides[side].OpenFolderAsync(name, !_options.DryRun, ct), cancellationToken).ConfigureAwait(false);
+            var cursor = pair.Cursor(side);
+            validityChanged[(int)side] = cursor.UidValidity != 0 && cursor.UidValidity != status.UidValidity;
+            statuses[(int)side] = status;
+            views[(int)side] = await ListSideAsync(side, name, status, cursor, pair.CompletedUtc is not null && !validityChanged[(int)side], rows, cancellationToken).ConfigureAwait(false);
+            if (validityChanged[(int)side])
+                _result.Warn(_log, _job, $"{name} on side {side}: UIDVALIDITY changed ({cursor.UidValidity} -> {status.UidValidity}); its messages are paired again by content, none copied again");
+        }
+
+        var resolution = SyncPlanner.Resolve(rows, new(views[0], views[1]), new(validityChanged[0], validityChanged[1]), _options.RetryFailed);
+        item.Counts.Reconciled += resolution.Reconciled;
+        item.Report.Reconciled += resolution.Reconciled;
+        if (!_options.DryRun && (resolution.Changed.Count > 0 || resolution.Forget.Count > 0))
+            _ledger.SaveSyncRows(resolution.Changed.Select(r => (pair.Id, r)), resolution.Forget);
+        rows = resolution.Rows;
+
+        // Messages a settled row no longer claims (an APPEND that never landed) are new again: their summaries are needed too.
+        foreach (var side in Both)
+        {
+            var view = views[(int)side];
+            var missing = SyncPlanner.Unclaimed(rows, view, side).Where(u => !view.Summaries.ContainsKey(u)).ToList();
+            if (missing.Count == 0)
+                continue;
+            var more = await ReadAsync(side, $"list {missing.Count} messages in {pair.Name(side)}", ct => _sides[side].FetchSummariesAsync(missing, ct), cancellationToken).ConfigureAwait(false);
+            views[(int)side] = view with { Summaries = Merge(view.Summaries, more) };
+        }
+
+        var hashes = SyncPlanner.HeaderHashesWanted(rows, new(views[0], views[1]));
+        foreach (var side in Both)
+        {
+            var wanted = hashes[side];
+            if (wanted.Count == 0)
+                continue;
+            // The other side's folder is selected now on its own connection; this side's was re-selected by nobody since.
+            await ReadAsync(side, $"select {pair.Name(side)}", ct => _sides[side].OpenFolderAsync(pair.Name(side), !_options.DryRun, ct), cancellationToken).ConfigureAwait(false);
+            var found = await ReadAsync(side, $"header blocks in {pair.Name(side)}", ct => _sides[side].FetchHeaderHashesAsync(wanted, ct), cancellationToken).ConfigureAwait(false);
+            views[(int)side] = views[(int)side] with { HeaderHashes = found };
+        }
+
+        item.Status = new(statuses[0], statuses[1]);
+        item.Views = new(views[0], views[1]);
+        item.Rows = rows;
+        item.Plan = SyncPlanner.Plan(new(pair.NameA, pair.NameB), rows, item.Views.Value);
+        item.Counts.MessagesA = statuses[0].Count;
+        item.Counts.MessagesB = statuses[1].Count;
+        item.Report.SourceMessages = statuses[0].Count;
+        foreach (var failed in item.Plan.EarlierFailures)
+            ReportFailure(item, failed, $"{failed.LastError} (recorded by an earlier run)");
+    }
+
+    /// <summary>
+    /// One side's listing. A first pass (or one after a UIDVALIDITY change) fetches every summary.
+    /// After a complete pass: the flags changed since the recorded HIGHESTMODSEQ plus the UIDs
+    /// present (CONDSTORE), or every message's flags (without it), and summaries only of the
+    /// messages no row claims; no body or header of a known message is fetched.
+    /// </summary>
+    private async Task<SideView> ListSideAsync(
+        Side side, string name, FolderStatus status, SyncCursor cursor, bool incremental, List<SyncRow> rows, CancellationToken cancellationToken)
+    {
+        var store = _sides[side];
+        if (!incremental || cursor.UidValidity == 0)
+        {
+            var all = await ReadAsync(side, $"list {name}", ct => store.FetchSummariesAsync(1, ct), cancellationToken).ConfigureAwait(false);
+            return new SideView(status.Count, all.Select(m => m.Uid).ToHashSet(), all.ToDictionary(m => m.Uid, SideView.FlagsOf), all.ToDictionary(m => m.Uid));
+        }
+
+        IReadOnlyList<FlagState> flags;
+        HashSet<uint> present;
+        if (status.HighestModSeq is not null && cursor.HighestModSeq != 0)
+        {
+            flags = status.HighestModSeq == cursor.HighestModSeq
+                ? []
+                : await ReadAsync(side, $"flag changes in {name}", ct => store.FetchFlagChangesAsync(cursor.HighestModSeq, ct), cancellationToken).ConfigureAwait(false);
+            present = (await ReadAsync(side, $"UIDs in {name}", ct => store.FetchUidsAsync(ct), cancellationToken).ConfigureAwait(false)).ToHashSet();
+        }
+        else
+        {
+            flags = await ReadAsync(side, $"flags in {name}", ct => store.FetchAllFlagsAsync(ct), cancellationToken).ConfigureAwait(false);
+            present = flags.Select(f => f.Uid).ToHashSet();
+        }
+
+        // A pending APPEND's origin is not claimed yet: if it never landed its message is new again.
+        var claimed = rows.Where(r => r.State != SyncState.Pending && r.Uid(side) is not null).Select(r => r.Uid(side)!.Value).ToHashSet();
+        var unknown = present.Where(u => !claimed.Contains(u)).Order().ToList();
+        var summaries = unknown.Count == 0
+            ? []
+            : await ReadAsync(side, $"list {unknown.Count} new messages in {name}", ct => store.FetchSummariesAsync(unknown, ct), cancellationToken).ConfigureAwait(false);
+        var now = flags.Where(f => present.Contains(f.Uid)).ToDictionary(f => f.Uid, f => FlagText.Format(f.Flags & FlagText.Settable, f.Keywords));
+        foreach (var summary in summaries)
+            now[summary.Uid] = SideView.FlagsOf(summary);
+        return new SideView(status.Count, present, now, summaries.ToDictionary(m => m.Uid));
+    }
+
+    private static Dictionary<uint, MessageInfo> Merge(IReadOnlyDictionary<uint, MessageInfo> known, IEnumerable<MessageInfo> more)
+    {
+        var merged = known.ToDictionary(k => k.Key, k => k.Value);
+        foreach (var m in more)
+            merged[m.Uid] = m;
+        return merged;
+    }
+
+    private static void CountDryRun(Work item, List<PlannedMove> moves)
+    {
+        var plan = item.Plan!;
+        foreach (var side in Both)
+        {
+            item.Counts.Appended(side, plan.Append[side].Count + plan.Recopy[side].Count);
+            item.Counts.FlagsChanged(side, plan.Store[side].Count);
+            item.Counts.Deleted(side, plan.Expunge[side].Count);
+            item.Counts.Moved(side, moves.Count(m => m.On == side && m.From == plan));
+        }
+
+        item.Counts.PairedByContent = plan.NewPairs.Count;
+        item.Counts.Conflicts = plan.Recopy.A.Count + plan.Recopy.B.Count;
+    }
+}
