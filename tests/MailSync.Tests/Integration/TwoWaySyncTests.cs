@@ -127,6 +127,8 @@ public sealed class TwoWaySyncTests(DovecotFixture fixture, ITestOutputHelper ou
         var (code, text) = await CliProcess.RunAsync("run", job.Path, "--state", job.StatePath);
 
         Assert.True(code == ExitCodes.DeletionsHeld, $"exit {code}: {text}");
+        Assert.Contains("mailsync sync summary", text, StringComparison.Ordinal);
+        Assert.Contains("B→A 1 appended", text, StringComparison.Ordinal);
         Assert.Contains("deletions held: Bulk <-> Bulk", text, StringComparison.Ordinal);
         Assert.Contains("60 of 70 messages", text, StringComparison.Ordinal);
         Assert.Contains("--allow-deletions \"Bulk\"", text, StringComparison.Ordinal);
