@@ -27,6 +27,9 @@ public sealed class RawEdits : IAsyncDisposable
 
     public Task SelectAsync(string folder) => OkAsync($"SELECT {RawImapSession.Quote(ModifiedUtf7.Encode(folder))}");
 
+    /// <summary>Selects read-only, to look without changing anything (not even \Recent).</summary>
+    public Task ExamineAsync(string folder) => OkAsync($"EXAMINE {RawImapSession.Quote(ModifiedUtf7.Encode(folder))}");
+
     /// <summary>The UIDs of the selected folder's messages with these Message-IDs (given without angle brackets), each exactly one message.</summary>
     public async Task<List<uint>> UidsAsync(IEnumerable<string> messageIds)
     {

@@ -51,6 +51,22 @@ public static class SyncLedgerProgress
         }
     }
 
+    /// <summary>The rows in flight now, with the folder and UID on the side each write goes to; read again while the ledger is busy (up to a second).</summary>
+    public static async Task<List<InFlightRow>> InFlightAsync(string ledger)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return InFlight(ledger);
+            }
+            catch (SqliteException) when (attempt < 100)
+            {
+                await Task.Delay(10);
+            }
+        }
+    }
+
     /// <summary>The rows in flight now, with the folder and UID on the side each write goes to.</summary>
     public static List<InFlightRow> InFlight(string ledger)
     {
@@ -69,31 +85,19 @@ public static class SyncLedgerProgress
     }
 
     /// <summary>
-    /// Polls the ledger until <paramref name="until"/> holds and returns the counts that met it, or
-    /// null when the run ended first (a fast run can finish between two looks), for kill loops
-    /// that stop killing then. Throws after <paramref name="timeout"/> (default 60 s).
+    /// Polls the ledger until <paramref name="until"/> holds while the run is still going and returns
+    /// the counts that met it, or null when the run ended first (a fast run can finish between two
+    /// looks): for kill loops, which stop killing then. Throws after <paramref name="timeout"/> (default 60 s).
     /// </summary>
     public static async Task<Counts?> TryWaitAsync(string ledger, Func<Counts, bool> until, Process process, TimeSpan? timeout = null)
     {
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < (timeout ?? TimeSpan.FromSeconds(60)))
         {
-            var exited = process.HasExited;
+            if (process.HasExited)
+                return null;
             if (TryRead(ledger) is { } counts && until(counts))
                 return counts;
-            if (exited)
-            {
-                // The last commit may still be checkpointing: read again for up to a second.
-                for (var attempt = 0; attempt < 100; attempt++)
-                {
-                    if (TryRead(ledger) is { } final)
-                        return until(final) ? final : null;
-                    await Task.Delay(10);
-                }
-
-                return null;
-            }
-
             await Task.Delay(1);
         }
 
