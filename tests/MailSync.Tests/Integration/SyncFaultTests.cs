@@ -49,24 +49,43 @@ public sealed class SyncFaultTests(DovecotFixture fixture, ITestOutputHelper out
 
     [Theory]
     [MemberData(nameof(Faults))]
-    public async Task A_cut_during_the_syncs_own_write_is_settled_by_a_rerun_and_both_accounts_end_as_the_user_left_them(
+    public Task A_cut_during_the_syncs_own_write_is_settled_by_a_rerun_and_both_accounts_end_as_the_user_left_them(
         string change, string cut, string verb, char cutSide, int retries)
+        => CutAndRerunAsync(Server, change, cut, verb, cutSide, retries);
+
+    /// <summary>
+    /// Where the server offers no MOVE, a move is three commands (MailKit: UID COPY, UID STORE
+    /// +FLAGS.SILENT (\Deleted), UID EXPUNGE), and a cut can fall between any two of them.
+    /// </summary>
+    [Theory]
+    [InlineData("before", "UID COPY", 'B')]
+    [InlineData("after", "UID COPY", 'A')]
+    [InlineData("after", "UID STORE", 'B')]
+    [InlineData("before", "UID EXPUNGE", 'A')]
+    [InlineData("after", "UID EXPUNGE", 'B')]
+    public async Task A_cut_during_a_move_on_a_server_without_MOVE_is_settled_by_a_rerun_and_both_accounts_end_as_the_user_left_them(string cut, string verb, char cutSide)
+    {
+        await using var server = await DovecotServer.StartAsync(new DovecotOptions { WithoutMove = true });
+        await CutAndRerunAsync(server, "move", cut, verb, cutSide, retries: 0);
+    }
+
+    private async Task CutAndRerunAsync(DovecotServer server, string change, string cut, string verb, char cutSide, int retries)
     {
         var name = $"sfault-{change}-{cut}-{verb.Replace(' ', '-').ToLowerInvariant()}-{char.ToLowerInvariant(cutSide)}{retries}";
-        var a = await Server.CreateUserAsync(name + "-a");
-        var b = await Server.CreateUserAsync(name + "-b");
-        await Server.SeedAsync(a, "INBOX", Enumerable.Range(1, 20).Select(i => Mail(i, (i % 2 == 0 ? MessageFlags.Seen : 0) | (i == 5 ? MessageFlags.Flagged : 0))));
-        await Server.SeedAsync(a, "Archive", Enumerable.Range(21, 10).Select(i => Mail(i, MessageFlags.Seen)));
-        await using var proxyA = ImapFaultProxy.Start(Server.Host, Server.ImapPort);
-        await using var proxyB = ImapFaultProxy.Start(Server.Host, Server.ImapPort);
+        var a = await server.CreateUserAsync(name + "-a");
+        var b = await server.CreateUserAsync(name + "-b");
+        await server.SeedAsync(a, "INBOX", Enumerable.Range(1, 20).Select(i => Mail(i, (i % 2 == 0 ? MessageFlags.Seen : 0) | (i == 5 ? MessageFlags.Flagged : 0))));
+        await server.SeedAsync(a, "Archive", Enumerable.Range(21, 10).Select(i => Mail(i, MessageFlags.Seen)));
+        await using var proxyA = ImapFaultProxy.Start(server.Host, server.ImapPort);
+        await using var proxyB = ImapFaultProxy.Start(server.Host, server.ImapPort);
         using var job = Job(proxyA.Port, a, proxyB.Port, b, retries);
         Assert.Equal(JobStatus.Succeeded, (await job.RunAsync()).Status);
-        await TwoAccounts.AssertSameAsync(Server, a, Server, b);
+        await TwoAccounts.AssertSameAsync(server, a, server, b);
 
         // The user changes the side that is not cut; the sync then writes the change on the cut side.
         var user = cutSide == 'A' ? b : a;
-        await Server.SeedAsync(user, "INBOX", [Mail(40, MessageFlags.Seen)]);
-        await using (var edits = await RawEdits.LoginAsync(Server, user))
+        await server.SeedAsync(user, "INBOX", [Mail(40, MessageFlags.Seen)]);
+        await using (var edits = await RawEdits.LoginAsync(server, user))
         {
             await edits.SelectAsync("INBOX");
             switch (change)
@@ -84,7 +103,7 @@ public sealed class SyncFaultTests(DovecotFixture fixture, ITestOutputHelper out
             }
         }
 
-        var expected = await TwoAccounts.PictureAsync(Server, user);
+        var expected = await TwoAccounts.PictureAsync(server, user);
         var proxy = cutSide == 'A' ? proxyA : proxyB;
         var fired = cut == "before" ? proxy.CutBefore(verb) : proxy.CutBeforeOk(verb);
 
@@ -94,7 +113,7 @@ public sealed class SyncFaultTests(DovecotFixture fixture, ITestOutputHelper out
         var rerun = await job.RunAsync();
         output.WriteLine($"| {change} | cut {cut} {verb} on {cutSide}, retryAttempts {retries} | faulted run: {faulted.Status}{(faulted.Error is null ? "" : ": " + faulted.Error)}; {faulted.Recoveries.Count} recoveries | rerun: {rerun.Status}, {Describe(rerun)} |");
         Assert.Equal(JobStatus.Succeeded, rerun.Status);
-        var picture = await TwoAccounts.AssertSameAsync(Server, a, Server, b);
+        var picture = await TwoAccounts.AssertSameAsync(server, a, server, b);
         Assert.Equal(expected, picture);
 
         var idle = await job.RunAsync();
