@@ -143,14 +143,17 @@ public sealed class SyncPlannerTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void An_expunge_interrupted_after_its_own_Deleted_store_is_expunged_again_not_taken_for_a_conflict(bool mirrored)
+    [InlineData(SyncState.Expunging, false)]
+    [InlineData(SyncState.Expunging, true)]
+    [InlineData(SyncState.Moving, false)]
+    [InlineData(SyncState.Moving, true)]
+    public void An_expunge_or_move_interrupted_after_its_own_Deleted_store_is_expunged_again_not_taken_for_a_conflict(SyncState state, bool mirrored)
     {
-        // A expunged the message; the run marked B's copy \Deleted (STORE), then died before UID EXPUNGE.
+        // A expunged the message (or moved it to a folder whose pair now holds B's COPY); the run
+        // marked B's copy \Deleted (STORE), then died before UID EXPUNGE.
         var (gone, keep) = mirrored ? (Side.B, Side.A) : (Side.A, Side.B);
         var date = new DateTimeOffset(2024, 1, 2, 3, 4, 5, TimeSpan.Zero).ToUnixTimeSeconds();
-        var row = new SyncRow(1, 7, 7, SyncState.Expunging, keep, "<m@x>", date, 100, 100, "\\Seen", "\\Seen");
+        var row = new SyncRow(1, 7, 7, state, keep, "<m@x>", date, 100, 100, "\\Seen", "\\Seen");
         var empty = new SideView(0, new HashSet<uint>(), new Dictionary<uint, string>(), new Dictionary<uint, MessageInfo>());
         var marked = new SideView(1, new HashSet<uint> { 7 }, new Dictionary<uint, string> { [7] = "\\Deleted \\Seen" }, new Dictionary<uint, MessageInfo>());
         var views = mirrored ? new Sides<SideView>(marked, empty) : new Sides<SideView>(empty, marked);
