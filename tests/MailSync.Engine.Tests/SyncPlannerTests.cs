@@ -142,6 +142,36 @@ public sealed class SyncPlannerTests
         Assert.Equal([6u], SyncPlanner.Unclaimed(resolution.Rows, a, Side.A));
     }
 
+    [Theory]
+    [InlineData(SyncState.Expunging, false)]
+    [InlineData(SyncState.Expunging, true)]
+    [InlineData(SyncState.Moving, false)]
+    [InlineData(SyncState.Moving, true)]
+    public void An_expunge_or_move_interrupted_after_its_own_Deleted_store_is_expunged_again_not_taken_for_a_conflict(SyncState state, bool mirrored)
+    {
+        // A expunged the message (or moved it to a folder whose pair now holds B's COPY); the run
+        // marked B's copy \Deleted (STORE), then died before UID EXPUNGE.
+        var (gone, keep) = mirrored ? (Side.B, Side.A) : (Side.A, Side.B);
+        var date = new DateTimeOffset(2024, 1, 2, 3, 4, 5, TimeSpan.Zero).ToUnixTimeSeconds();
+        var row = new SyncRow(1, 7, 7, state, keep, "<m@x>", date, 100, 100, "\\Seen", "\\Seen");
+        var empty = new SideView(0, new HashSet<uint>(), new Dictionary<uint, string>(), new Dictionary<uint, MessageInfo>());
+        var marked = new SideView(1, new HashSet<uint> { 7 }, new Dictionary<uint, string> { [7] = "\\Deleted \\Seen" }, new Dictionary<uint, MessageInfo>());
+        var views = mirrored ? new Sides<SideView>(marked, empty) : new Sides<SideView>(empty, marked);
+
+        var resolution = SyncPlanner.Resolve([row], views, new(false, false), retryFailed: false);
+        var plan = SyncPlanner.Plan(new("INBOX", "INBOX"), resolution.Rows, views);
+
+        Assert.Equal(1, Assert.Single(plan.Expunge[keep]).Id);
+        Assert.Empty(plan.Recopy[gone]);
+        Assert.Empty(plan.Append[gone]);
+
+        // The same \Deleted on a row not in flight is the user's: expunged on one side while the
+        // flags changed on the other, a conflict as the table says.
+        var paired = SyncPlanner.Plan(new("INBOX", "INBOX"), [row with { State = SyncState.Paired, Toward = null }], views);
+        Assert.Single(paired.Recopy[gone]);
+        Assert.Empty(paired.Expunge[keep]);
+    }
+
     private static readonly DateTimeOffset Date = new(2024, 3, 4, 5, 6, 7, TimeSpan.Zero);
 
     /// <summary>One message in one folder pair, as the row's columns say; mirrored swaps A and B throughout.</summary>

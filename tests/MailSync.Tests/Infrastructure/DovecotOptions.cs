@@ -65,6 +65,12 @@ public sealed record DovecotOptions
     /// </summary>
     public bool WithoutBinary { get; init; }
 
+    /// <summary>
+    /// When true, IMAP's capability list leaves out MOVE (RFC 6851), as older servers' do: a client
+    /// then moves by COPY, STORE +FLAGS (\Deleted) and UID EXPUNGE, three commands where MOVE is one.
+    /// </summary>
+    public bool WithoutMove { get; init; }
+
     /// <summary>Path of the dovecot binary; null looks in /usr/sbin, then on PATH.</summary>
     public string? DovecotPath { get; init; }
 }

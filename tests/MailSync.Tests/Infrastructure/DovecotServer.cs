@@ -96,6 +96,19 @@ public sealed partial class DovecotServer : IAsyncDisposable, IImapTestServer
         + "MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH "
         + "ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE LITERAL+ SPECIAL-USE";
 
+    /// <summary>Dovecot's own list (empty) unless an option leaves something out; then the whole list, less what is left out.</summary>
+    private string ImapCapability()
+    {
+        if (!Options.WithoutBinary && !Options.WithoutMove)
+            return "";
+        var capabilities = CapabilitiesWithoutBinary.Split(' ').ToList();
+        if (!Options.WithoutBinary)
+            capabilities.Add("BINARY");
+        if (Options.WithoutMove)
+            capabilities.Remove("MOVE");
+        return string.Join(' ', capabilities);
+    }
+
     private string UsersDirectory => Path.Combine(RootDirectory, "users.d");
 
     public static async Task<DovecotServer> StartAsync(DovecotOptions? options = null, CancellationToken ct = default)
@@ -418,7 +431,7 @@ public sealed partial class DovecotServer : IAsyncDisposable, IImapTestServer
             ["SSL"] = Options.DisableTls ? "no" : "yes",
             ["MAIL_PLUGINS"] = quota ? "quota" : "",
             ["IMAP_PLUGINS"] = quota ? "imap_quota" : "",
-            ["IMAP_CAPABILITY"] = Options.WithoutBinary ? CapabilitiesWithoutBinary : "",
+            ["IMAP_CAPABILITY"] = ImapCapability(),
             ["QUOTA_STORAGE"] = KiB(Options.QuotaStorageKb),
             ["QUOTA_MAX_MAIL_SIZE"] = KiB(Options.MaxMailSizeKb),
             ["IMAP_PORT"] = ImapPort.ToString(System.Globalization.CultureInfo.InvariantCulture),

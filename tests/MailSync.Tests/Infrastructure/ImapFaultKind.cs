@@ -15,6 +15,12 @@ internal enum ImapFaultKind
     /// <summary>APPEND: forward all of it, swallow the server's tagged response and cut when it arrives.</summary>
     CutBeforeAppendOk,
 
+    /// <summary>A command with the verb: forward nothing of it, cut.</summary>
+    CutBefore,
+
+    /// <summary>A command with the verb: forward all of it, swallow the server's tagged response and cut when it arrives.</summary>
+    CutBeforeOk,
+
     /// <summary>A command with the verb: forward it, relay nothing more from the server for a while, cut.</summary>
     StallOn,
 

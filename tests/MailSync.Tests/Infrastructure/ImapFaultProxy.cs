@@ -7,7 +7,8 @@ namespace MailSync.Tests.Infrastructure;
 
 /// <summary>
 /// A test-only TCP proxy in front of a plain-text IMAP server, listening on 127.0.0.1 (ephemeral port), that
-/// injects one-shot faults: cuts (TCP resets of both sides) at chosen points of LOGIN, FETCH and APPEND, a
+/// injects one-shot faults: cuts (TCP resets of both sides) at chosen points of LOGIN, FETCH and APPEND, or
+/// before any command or its tagged response, a
 /// stalled server, or an answer made up in the server's place.
 /// It follows IMAP framing both ways: a line ending in "{n}" or "{n+}" is followed by exactly n raw bytes
 /// (relayed in chunks, never parsed) and then more of the same command or response; a client command ends with
@@ -127,6 +128,28 @@ public sealed class ImapFaultProxy : IAsyncDisposable
     /// The task completes once it is cut.
     /// </summary>
     public Task CutBeforeAppendOk() => Arm(new ImapFault(ImapFaultKind.CutBeforeAppendOk));
+
+    /// <summary>
+    /// The next command with <paramref name="verb"/> (e.g. "UID MOVE") is not forwarded at all (earlier pipelined
+    /// commands are); the connection is cut instead, so the server never sees it. The task completes once it is cut.
+    /// </summary>
+    public Task CutBefore(string verb)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(verb);
+        return Arm(new ImapFault(ImapFaultKind.CutBefore, verb: verb));
+    }
+
+    /// <summary>
+    /// The next command with <paramref name="verb"/> (e.g. "UID EXPUNGE") is forwarded whole, and its untagged
+    /// responses are relayed, but its tagged response is not: the connection is cut as it arrives, so the server
+    /// has done the command (if it said OK) and the client never learns. <see cref="CutBeforeAppendOk"/> for any
+    /// verb. The task completes once it is cut.
+    /// </summary>
+    public Task CutBeforeOk(string verb)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(verb);
+        return Arm(new ImapFault(ImapFaultKind.CutBeforeOk, verb: verb));
+    }
 
     /// <summary>
     /// The next command with <paramref name="verb"/> (e.g. "UID FETCH") is forwarded; from then on nothing more

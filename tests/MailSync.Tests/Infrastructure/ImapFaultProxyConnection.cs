@@ -269,9 +269,9 @@ internal sealed class ImapFaultProxyConnection
 
             var (tag, verb) = ImapSyntax.ParseCommand(line);
             _proxy.CountCommand(verb);
-            if (StartCommand(tag, verb) is { } loginCut)
+            if (StartCommand(tag, verb) is { } cutBefore)
             {
-                _clientCut = new PendingCut(loginCut);
+                _clientCut = new PendingCut(cutBefore);
                 return null;
             }
         }
@@ -327,13 +327,18 @@ internal sealed class ImapFaultProxyConnection
 
     /// <summary>
     /// Takes the fault (at most one) that applies to a new command and registers the command as outstanding
-    /// unless the proxy answers it; returns a login cut, which forwards nothing of the command.
+    /// unless the proxy answers it; returns a login cut or a cut before the command, which forward nothing of it.
     /// </summary>
     private ImapFault? StartCommand(string tag, string verb)
     {
         if (verb is "LOGIN" or "AUTHENTICATE" && _proxy.TryTake(ImapFaultKind.CutDuringLogin) is { } loginCut)
         {
             return loginCut;
+        }
+
+        if (_proxy.TryTake(ImapFaultKind.CutBefore, verb) is { } cutBefore)
+        {
+            return cutBefore;
         }
 
         var command = new ClientCommand(tag) { Answer = _proxy.TryTake(ImapFaultKind.Answer, verb) };
@@ -348,6 +353,11 @@ internal sealed class ImapFaultProxyConnection
         {
             command.AppendCut = _proxy.TryTake(ImapFaultKind.CutInAppendLiteral);
             cutOnTagged = command.AppendCut is null ? _proxy.TryTake(ImapFaultKind.CutBeforeAppendOk) : null;
+        }
+
+        if (command.AppendCut is null && cutOnTagged is null)
+        {
+            cutOnTagged = _proxy.TryTake(ImapFaultKind.CutBeforeOk, verb);
         }
 
         if (command.AppendCut is null && cutOnTagged is null && _proxy.TryTake(ImapFaultKind.StallOn, verb) is { } stall)
@@ -636,7 +646,7 @@ internal sealed class ImapFaultProxyConnection
 
     /// <summary>A client command relayed to the server and not answered yet.</summary>
     /// <param name="Verb">Upper-case verb, "UID FETCH" style.</param>
-    /// <param name="CutOnTagged">A <see cref="ImapFaultKind.CutBeforeAppendOk"/> fault: cut instead of relaying the tagged response.</param>
+    /// <param name="CutOnTagged">A <see cref="ImapFaultKind.CutBeforeAppendOk"/> or <see cref="ImapFaultKind.CutBeforeOk"/> fault: cut instead of relaying the tagged response.</param>
     private sealed record OutstandingCommand(string Verb, ImapFault? CutOnTagged);
 
     /// <summary>A cut the pump makes once it has flushed what came before; the fault (if any) is marked fired.</summary>

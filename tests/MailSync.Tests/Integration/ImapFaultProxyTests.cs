@@ -173,6 +173,48 @@ public sealed class ImapFaultProxyTests(DovecotFixture fixture)
         Assert.True(Same(raw, stored.Bytes));
     }
 
+    [Fact]
+    public async Task CutBefore_resets_without_forwarding_the_command_and_the_server_never_sees_it()
+    {
+        var user = await Server.CreateUserAsync("iproxy-cut-before");
+        var uid = (await Server.SeedAsync(user, "INBOX", [Seed(MessageBytes("before", 5_000))])).Single();
+        await using var proxy = ImapFaultProxy.Start(Server.Host, Server.ImapPort);
+        using var client = await ConnectAsync(proxy, user);
+        await client.Inbox.OpenAsync(FolderAccess.ReadWrite);
+        var fired = proxy.CutBefore("uid store");
+
+        var error = await Record.ExceptionAsync(() => client.Inbox.StoreAsync(uid, new StoreFlagsRequest(StoreAction.Add, MessageFlags.Flagged) { Silent = true }));
+
+        AssertReset(error);
+        await fired.WaitAsync(FaultTimeout);
+        Assert.Equal(1, proxy.CutCount);
+        Assert.Equal(1, proxy.CommandCount("UID STORE"));
+        Assert.Equal("", Assert.Single((await Mailbox.ReadAllAsync(Server, user))["INBOX"].Messages).Flags);
+    }
+
+    [Fact]
+    public async Task CutBeforeOk_fails_the_command_though_the_server_did_it()
+    {
+        var user = await Server.CreateUserAsync("iproxy-cut-ok");
+        var raw = MessageBytes("moved", 5_000);
+        var uid = (await Server.SeedAsync(user, "INBOX", [Seed(raw)])).Single();
+        await Server.SeedAsync(user, "Archive", []);
+        await using var proxy = ImapFaultProxy.Start(Server.Host, Server.ImapPort);
+        using var client = await ConnectAsync(proxy, user);
+        await client.Inbox.OpenAsync(FolderAccess.ReadWrite);
+        var archive = await client.GetFolderAsync("Archive");
+        var fired = proxy.CutBeforeOk("UID MOVE");
+
+        var error = await Record.ExceptionAsync(() => client.Inbox.MoveToAsync(uid, archive));
+
+        AssertReset(error);
+        await fired.WaitAsync(FaultTimeout);
+        Assert.Equal(1, proxy.CutCount);
+        var after = await Mailbox.ReadAllAsync(Server, user);
+        Assert.Empty(after["INBOX"].Messages);
+        Assert.True(Same(raw, Assert.Single(after["Archive"].Messages).Bytes));
+    }
+
     [Theory]
     [InlineData("UID FETCH")]
     [InlineData("FETCH")]

@@ -1,3 +1,4 @@
+using MailKit;
 using MailSync.Core.Checkpoints;
 using MailSync.Core.Model;
 
@@ -93,7 +94,8 @@ public static class SyncPlanner
     /// Settles the rows an interrupted run left in flight, by looking at what each side holds:
     /// a pending APPEND (or MOVE) toward a side landed if a message with its content arrived there
     /// at or after the UIDNEXT recorded before it (no other row claims it); a move away from a side
-    /// happened if the copy is gone; an interrupted expunge is decided again by the planner. After a
+    /// happened if the copy is gone; an interrupted expunge is decided again by the planner (a \Deleted
+    /// an expunge or a move had already stored counting as the sync's own, not as a change). After a
     /// side's UIDVALIDITY changed, every row is found again there by content (the side's summaries
     /// must then be complete); a row not found is forgotten, so its message is paired by content or
     /// copied again, never lost. With <paramref name="retryFailed"/> failed rows are forgotten so
@@ -173,15 +175,16 @@ public static class SyncPlanner
                     }
 
                     case SyncState.Moving:
-                        // The copy still here means the MOVE never happened: the row is as before and
-                        // the planner finds the move again.
+                        // The copy still here means the MOVE never happened, or (a server without MOVE)
+                        // only its COPY and \Deleted did: the row is as before and the planner finds the
+                        // move again, or expunges the copy left behind once the moved one is paired.
                         if (row.Uid(side) is { } uid && view.Present.Contains(uid))
-                            Set(row with { State = SyncState.Paired, Toward = null });
+                            Set(WithOwnDeleted(row, side, view) with { State = SyncState.Paired, Toward = null });
                         else
                             Drop(row);
                         break;
                     case SyncState.Expunging:
-                        Set(row with { State = SyncState.Paired, Toward = null });
+                        Set(WithOwnDeleted(row, side, view) with { State = SyncState.Paired, Toward = null });
                         break;
                     case SyncState.Failed when retryFailed || row.Uid(other) is not { } origin || !views[other].Present.Contains(origin):
                         Drop(row);
@@ -192,6 +195,24 @@ public static class SyncPlanner
 
         var final = current.Values.OrderBy(r => r.Id).ToList();
         return new Resolution(final, [.. final.Where(r => changed.Contains(r.Id))], forget, reconciled, new Sides<int>(repaired[0], repaired[1]));
+    }
+
+    /// <summary>
+    /// An expunge on IMAP is two commands, STORE +FLAGS (\Deleted) then UID EXPUNGE (a move without
+    /// MOVE three: COPY first): interrupted between them, the copy is still on <paramref name="side"/>
+    /// and carries a \Deleted the sync set itself. It is taken into the row's last-seen flags there,
+    /// so the planner expunges (or moves) the copy again instead of reading the flag as the user's
+    /// change since the last sync (a conflict, which would copy the message back to the side whose
+    /// user expunged or moved it).
+    /// </summary>
+    private static SyncRow WithOwnDeleted(SyncRow row, Side side, SideView view)
+    {
+        if (row.Uid(side) is not { } uid || !view.Present.Contains(uid) || !view.FlagsNow.TryGetValue(uid, out var now))
+            return row;
+        var (last, keywords) = FlagText.Parse(row.Flags(side));
+        return (FlagText.Parse(now).Flags & MessageFlags.Deleted) != 0 && (last & MessageFlags.Deleted) == 0
+            ? row.WithFlags(side, FlagText.Format(last | MessageFlags.Deleted, keywords))
+            : row;
     }
 
     /// <summary>The present messages of a side that no row claims: what is new there.</summary>
