@@ -19,6 +19,9 @@ public sealed class InMemoryServer(string name, Faults faults)
     /// <summary>Answers APPEND with APPENDUID (UIDPLUS); without it the client learns the new UIDs by looking.</summary>
     public bool UidPlus { get; set; } = true;
 
+    /// <summary>Offers MOVE (RFC 6851); without it a move is UID COPY, a \Deleted STORE and UID EXPUNGE, as MailKit does it.</summary>
+    public bool Move { get; set; } = true;
+
     /// <summary>Refuses (NO) every APPEND whose message contains this text; null refuses nothing.</summary>
     public string? RefuseContaining { get; set; }
 

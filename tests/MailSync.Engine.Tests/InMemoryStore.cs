@@ -141,6 +141,8 @@ public sealed class InMemoryStore(InMemoryServer server) : ISyncSide
     {
         server.Faults.Check();
         var folder = Current;
+        // Two commands, as on IMAP: an interruption between them leaves the copies marked \Deleted.
+        MarkDeleted(folder, uids);
         server.Faults.SideEffect($"UID EXPUNGE {uids.Count} in {folder.Path}", () => folder.Expunge(uids));
         return Task.CompletedTask;
     }
@@ -150,7 +152,7 @@ public sealed class InMemoryStore(InMemoryServer server) : ISyncSide
         server.Faults.Check();
         var folder = Current;
         var target = server.Folders[destination];
-        IReadOnlyList<uint?> moved = server.Faults.SideEffect($"UID MOVE {uids.Count} from {folder.Path} to {destination}", () =>
+        List<uint?> Copy()
         {
             var result = new List<uint?>();
             foreach (var uid in uids)
@@ -160,11 +162,34 @@ public sealed class InMemoryStore(InMemoryServer server) : ISyncSide
                 result.Add(server.UidPlus ? assigned : null);
             }
 
+            return result;
+        }
+
+        if (!server.Move)
+        {
+            // What MailKit does without MOVE: UID COPY, \Deleted, UID EXPUNGE, each a side effect of its own.
+            var copied = server.Faults.SideEffect($"UID COPY {uids.Count} from {folder.Path} to {destination}", Copy);
+            MarkDeleted(folder, uids);
+            server.Faults.SideEffect($"UID EXPUNGE {uids.Count} in {folder.Path}", () => folder.Expunge(uids));
+            return Task.FromResult<IReadOnlyList<uint?>>(copied);
+        }
+
+        IReadOnlyList<uint?> moved = server.Faults.SideEffect($"UID MOVE {uids.Count} from {folder.Path} to {destination}", () =>
+        {
+            var result = Copy();
             folder.Expunge(uids);
             return result;
         });
         return Task.FromResult(moved);
     }
+
+    private void MarkDeleted(InMemoryServer.Folder folder, IReadOnlyList<uint> uids)
+        => server.Faults.SideEffect($"UID STORE {uids.Count} +FLAGS (\\Deleted) in {folder.Path}", () =>
+        {
+            foreach (var message in folder.Messages.Where(m => uids.Contains(m.Uid)).ToList())
+                folder.SetFlags(message.Uid, message.Flags | MessageFlags.Deleted, message.Keywords);
+            return true;
+        });
 
     public Task RenameFolderAsync(string fullName, string newFullName, CancellationToken cancellationToken)
     {

@@ -75,6 +75,14 @@ public sealed class SyncScenarioTests(ITestOutputHelper output)
                 Assert.Equal(0, result.Appended);
                 Assert.Contains(two.Folders["Archive"].Messages, m => Text(m).Contains("message 0\r\n", StringComparison.Ordinal) && m.Flags == (MessageFlags.Seen | MessageFlags.Flagged));
             }),
+        new("after a sync, sides without MOVE: moves are made as COPY, \\Deleted and UID EXPUNGE, each step interruptible",
+            (one, two) => { SeedTree(one, two); one.Move = two.Move = false; }, ChangeMoves, (one, two, result) =>
+            {
+                Assert.Equal(2, one.Folders["INBOX"].Messages.Count);
+                Assert.Equal(7, one.Folders["Archive"].Messages.Count);
+                Assert.Equal(0, result.Appended);
+                Assert.All(two.Folders.Values.SelectMany(f => f.Messages), m => Assert.False(m.Flags.HasFlag(MessageFlags.Deleted)));
+            }),
         new("after a sync: new folders on both sides (one nested, one with mail) are created on the other; an empty folder deleted on one side is deleted on the other",
             SeedTree, ChangeFolders, (one, two, _) =>
             {
