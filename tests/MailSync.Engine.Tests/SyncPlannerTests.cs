@@ -160,8 +160,12 @@ public sealed class SyncPlannerTests
 
         var resolution = SyncPlanner.Resolve([row], views, new(false, false), retryFailed: false);
         var plan = SyncPlanner.Plan(new("INBOX", "INBOX"), resolution.Rows, views);
+        // The folder is now empty on the side that expunged it, which the guard holds for a new
+        // deletion; one an interrupted run had decided on goes ahead.
+        SyncPlanner.ApplyGuard(plan, views, new SyncPolicy());
 
         Assert.Equal(1, Assert.Single(plan.Expunge[keep]).Id);
+        Assert.Null(plan.Held[keep]);
         Assert.Empty(plan.Recopy[gone]);
         Assert.Empty(plan.Append[gone]);
 

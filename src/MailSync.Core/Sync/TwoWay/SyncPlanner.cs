@@ -178,13 +178,15 @@ public static class SyncPlanner
                         // The copy still here means the MOVE never happened, or (a server without MOVE)
                         // only its COPY and \Deleted did: the row is as before and the planner finds the
                         // move again, or expunges the copy left behind once the moved one is paired.
+                        // The row keeps its state: a deletion an earlier run decided on (and got past the
+                        // guard) is not held back by the guard now (see ApplyGuard).
                         if (row.Uid(side) is { } uid && view.Present.Contains(uid))
-                            Set(WithOwnDeleted(row, side, view) with { State = SyncState.Paired, Toward = null });
+                            Set(WithOwnDeleted(row, side, view));
                         else
                             Drop(row);
                         break;
                     case SyncState.Expunging:
-                        Set(WithOwnDeleted(row, side, view) with { State = SyncState.Paired, Toward = null });
+                        Set(WithOwnDeleted(row, side, view));
                         break;
                     case SyncState.Failed when retryFailed || row.Uid(other) is not { } origin || !views[other].Present.Contains(origin):
                         Drop(row);
@@ -244,9 +246,12 @@ public static class SyncPlanner
                     else
                         plan.Forget.Add(row);
                     continue;
-                case SyncState.Pending or SyncState.Moving:
+                case SyncState.Pending:
                     continue;
             }
+
+            // Moving and Expunging rows reaching here (settled by Resolve: the copy is still there)
+            // are planned as paired ones.
 
             if (row.UidA is not { } uidA || row.UidB is not { } uidB)
             {
@@ -275,7 +280,7 @@ public static class SyncPlanner
     {
         var now = new Sides<string>(views.A.FlagsOf(row, Side.A), views.B.FlagsOf(row, Side.B));
         var (change, after) = Merge(new Sides<string>(row.FlagsA, row.FlagsB), now);
-        if (change.A.IsEmpty && change.B.IsEmpty && after.A == row.FlagsA && after.B == row.FlagsB)
+        if (change.A.IsEmpty && change.B.IsEmpty && after.A == row.FlagsA && after.B == row.FlagsB && row.State == SyncState.Paired)
         {
             plan.Unchanged++;
             return;
@@ -441,7 +446,8 @@ public static class SyncPlanner
     /// row keeps only its UID); otherwise a side's deletions in this folder are held when they are
     /// more than <see cref="DeletionGuardSettings.MinMessages"/> and more than
     /// <see cref="DeletionGuardSettings.Percent"/> % of the folder, or when the other side's folder
-    /// is now empty, unless the user allowed deletions for this folder.
+    /// is now empty, unless the user allowed deletions for this folder. Deletions an interrupted run
+    /// had already decided on go ahead whatever the guard says: it weighed them then.
     /// </summary>
     public static void ApplyGuard(PairPlan plan, Sides<SideView> views, SyncPolicy policy, params string[] alsoKnownAs)
     {
@@ -459,6 +465,16 @@ public static class SyncPlanner
                 continue;
             }
 
+            // Deletions an interrupted run had already decided on (rows still Expunging, or Moving: a
+            // move without MOVE stopped after its COPY) go ahead; the guard weighs only new ones.
+            var decided = list.Where(r => r.State is SyncState.Expunging or SyncState.Moving).ToList();
+            list.RemoveAll(r => r.State is SyncState.Expunging or SyncState.Moving);
+            if (list.Count == 0)
+            {
+                list.AddRange(decided);
+                continue;
+            }
+
             var size = Math.Max(views[on].Count, 1);
             var guard = policy.Guard;
             string? reason = null;
@@ -467,9 +483,14 @@ public static class SyncPlanner
             else if (list.Count > guard.MinMessages && list.Count * 100L > guard.Percent * (long)size)
                 reason = $"{list.Count} of {views[on].Count} messages ({list.Count * 100L / size} %) would be deleted from \"{plan.Names[on]}\" on side {on} (more than {guard.MinMessages} and {guard.Percent} %)";
             if (reason is null || policy.DeletionsAllowed([plan.Names.A, plan.Names.B, .. alsoKnownAs]))
+            {
+                list.AddRange(decided);
                 continue;
+            }
+
             held[(int)on] = new HeldDeletions(list.Count, reason);
             list.Clear();
+            list.AddRange(decided);
         }
 
         plan.Held = new Sides<HeldDeletions?>(held[0], held[1]);
