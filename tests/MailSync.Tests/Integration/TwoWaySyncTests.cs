@@ -173,6 +173,29 @@ public sealed class TwoWaySyncTests(DovecotFixture fixture, ITestOutputHelper ou
         Assert.All(idle.Folders, f => Assert.Equal(0, f.Sync!.Writes));
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_connection_cut_during_an_APPEND_is_recovered_in_the_same_run_by_looking_first_and_nothing_is_appended_twice(bool serverStoredIt)
+    {
+        var a = await Server.CreateUserAsync("sync-cut-a");
+        var b = await Server.CreateUserAsync("sync-cut-b");
+        await Server.SeedAsync(a, "INBOX", Enumerable.Range(1, 30).Select(i => Mail("c", i, i % 3 == 0 ? MessageFlags.Seen : MessageFlags.None)));
+        await using var proxyB = ImapFaultProxy.Start(Server.Host, Server.ImapPort);
+        using var job = ImapJob.Create(Server.ImapPort, a, proxyB.Port, b, ", \"retryAttempts\": 2, \"retryDelaySeconds\": 1", mode: "sync");
+        var cut = serverStoredIt ? proxyB.CutBeforeAppendOk() : proxyB.CutBefore("APPEND");
+
+        var run = await ImapJob.RunAsync(job);
+
+        Assert.True(cut.IsCompleted, "the APPEND was never cut");
+        Assert.True(run.Status == JobStatus.Succeeded, $"{run.Status}: {run.Error}");
+        Assert.NotEmpty(run.Recoveries);
+        await TwoAccounts.AssertSameAsync(Server, a, Server, b);
+        Assert.Equal(30, (await Mailbox.ReadAllAsync(Server, b))["INBOX"].Messages.Count);
+        var idle = await ImapJob.RunAsync(job);
+        Assert.All(idle.Folders, f => Assert.Equal(0, f.Sync!.Writes));
+    }
+
     [Fact]
     public async Task A_sync_with_nothing_changed_selects_no_folder_and_fetches_nothing_on_either_side()
     {

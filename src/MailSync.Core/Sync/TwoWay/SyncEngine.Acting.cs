@@ -59,9 +59,11 @@ public sealed partial class SyncEngine
                 uids = await OnceAsync(on, $"move {list.Count} messages from {source} to {destination}",
                     ct => _sides[on].MoveAsync([.. list.Select(m => m.Row.Uid(on)!.Value)], destination, ct), cancellationToken).ConfigureAwait(false);
             }
-            catch (StoreFailureException ex) when (ex.Kind is FailureKind.Folder or FailureKind.Message)
+            catch (StoreFailureException ex) when (ex.Kind is FailureKind.Folder or FailureKind.Message or FailureKind.Transient)
             {
-                _result.Warn(_log, _job, $"{source} -> {destination} on side {on}: {list.Count} message(s) not moved ({ex.Message}); the next run looks again");
+                // A MOVE is not sent twice blindly: its intents (Moving and Pending rows) stay for the
+                // next run, which looks where the messages are; this run goes on with the rest.
+                _result.Warn(_log, _job, $"{source} -> {destination} on side {on}: {list.Count} message(s) not moved ({ex.Message}); the next run looks where they are and finishes the move");
                 from.Incomplete = to.Incomplete = true;
                 continue;
             }
@@ -350,7 +352,10 @@ public sealed partial class SyncEngine
     /// <summary>
     /// One batch's APPEND (MULTIAPPEND where offered). A refused batch goes again one by one to
     /// find the message the server will not take, which is recorded as failed; without APPENDUID
-    /// the new UIDs are learnt by content. Any other failure propagates with the intents pending.
+    /// the new UIDs are learnt by content. A dropped connection or a timeout is retried by the
+    /// append-with-reconcile pipeline, never as a blind APPEND: each retry first looks in the folder
+    /// for what the failed attempt stored and appends only the rest. When the retries are spent the
+    /// intents stay pending for the next run.
     /// </summary>
     private async Task<List<SyncRow>> AppendBatchAsync(Work item, Side to, List<AppendItem> items, List<SyncRow> intents, CancellationToken cancellationToken)
     {
@@ -365,7 +370,22 @@ public sealed partial class SyncEngine
             IReadOnlyList<uint?> uids;
             try
             {
-                uids = await OnceAsync(to, $"append {step.Count} messages to {name}", ct => target.AppendAsync(name, [.. step.Select(i => items[i])], ct), cancellationToken).ConfigureAwait(false);
+                var sent = step;
+                uids = await _retry[to].RunAsync(_pipelines[to].AppendWithReconcile, $"append {step.Count} messages to {name}", async (isRetry, ct) =>
+                {
+                    if (isRetry)
+                    {
+                        // The failed attempt may have stored some or all of the step: look before sending again.
+                        var found = await FindArrivedAsync(item, to, [.. sent.Select(i => intents[i])], done, ct).ConfigureAwait(false);
+                        done.AddRange(found);
+                        var landed = found.Select(r => r.Id).ToHashSet();
+                        sent = [.. sent.Where(i => !landed.Contains(intents[i].Id))];
+                        _log.Information("{Job}: {Folder} on side {Side}: after the failure {Landed} of the batch had landed; appending {Rest}", _job, name, to, found.Count, sent.Count);
+                    }
+
+                    step = sent;
+                    return sent.Count == 0 ? [] : await target.AppendAsync(name, [.. sent.Select(i => items[i])], ct).ConfigureAwait(false);
+                }, cancellationToken).ConfigureAwait(false);
             }
             catch (TargetRefusedException refused) when (step.Count > 1)
             {
@@ -389,14 +409,29 @@ public sealed partial class SyncEngine
             }
 
             // No APPENDUID (no UIDPLUS): find what arrived by content, as after a crash.
-            var arrived = await ReadAsync(to, $"list {name}", ct => target.FetchSummariesAsync(step.Min(i => intents[i].UidNextBefore), ct), cancellationToken).ConfigureAwait(false);
-            var claimed = done.Select(r => r.Uid(to)).Where(u => u is not null).Select(u => u!.Value).ToHashSet();
-            var matched = ContentMatcher.Match(step.Select(i => intents[i]), r => r.Key(to), arrived.Where(m => !claimed.Contains(m.Uid)), m => m.Size);
-            done.AddRange(matched.Select(m => m.Wanted.WithUid(to, m.Match.Uid) with { State = SyncState.Paired, Toward = null, Attempts = m.Wanted.Attempts + 1 }));
+            var batch = step.Select(i => intents[i]).ToList();
+            var matched = await ReadAsync(to, $"list {name}", ct => FindArrivedAsync(item, to, batch, done, ct), cancellationToken).ConfigureAwait(false);
+            done.AddRange(matched);
             if (matched.Count < step.Count)
                 item.Incomplete = true;
         }
 
         return done;
+    }
+
+    /// <summary>
+    /// The pending rows of <paramref name="wanted"/> whose message is in the folder on side
+    /// <paramref name="to"/> at or above their recorded UIDNEXT, by content, among the messages no
+    /// row claims (the ledger's, this batch's <paramref name="done"/>): a twin already paired, or a
+    /// message moved in this run, is never taken for one. Returns them paired.
+    /// </summary>
+    private async Task<List<SyncRow>> FindArrivedAsync(Work item, Side to, List<SyncRow> wanted, List<SyncRow> done, CancellationToken cancellationToken)
+    {
+        if (wanted.Count == 0)
+            return [];
+        var arrived = await _sides[to].FetchSummariesAsync(wanted.Min(r => r.UidNextBefore), cancellationToken).ConfigureAwait(false);
+        var claimed = _ledger.LoadSyncRows(item.Pair.Id).Concat(done).Select(r => r.Uid(to)).Where(u => u is not null).Select(u => u!.Value).ToHashSet();
+        var matched = ContentMatcher.Match(wanted, r => r.Key(to), arrived.Where(m => !claimed.Contains(m.Uid)), m => m.Size);
+        return [.. matched.Select(m => m.Wanted.WithUid(to, m.Match.Uid) with { State = SyncState.Paired, Toward = null, Attempts = m.Wanted.Attempts + 1 })];
     }
 }
