@@ -50,9 +50,15 @@ public sealed class SyncModelTests(DovecotFixture fixture, ITestOutputHelper out
 
     private static readonly MessageFlags[] ToggledFlags = [MessageFlags.Seen, MessageFlags.Flagged, MessageFlags.Answered];
 
+    /// <summary>
+    /// Flags also toggled now and then: \Draft, and \Deleted, which stays on its message until the
+    /// user expunges (a sync that expunged more than the UIDs it means to would lose those).
+    /// </summary>
+    private static readonly MessageFlags[] RareFlags = [MessageFlags.Draft, MessageFlags.Deleted];
+
     private static readonly string[] Keywords = ["$Label1", "$Label2", "$Label3"];
 
-    private static readonly string[] FolderWords = ["Projects", "Receipts", "Travel", "Lists", "Family", "Old Mail"];
+    private static readonly string[] FolderWords = ["Projects", "Receipts", "Travel", "Lists", "Family", "Old Mail", "Reçus", "Grüße & Co", "日本"];
 
     private static readonly TimeSpan[] Offsets = [TimeSpan.Zero, TimeSpan.FromHours(2), TimeSpan.FromHours(-5), new TimeSpan(5, 30, 0)];
 
@@ -150,6 +156,7 @@ public sealed class SyncModelTests(DovecotFixture fixture, ITestOutputHelper out
     private readonly Dictionary<OpKind, int> _totals = Enum.GetValues<OpKind>().ToDictionary(k => k, _ => 0);
     private int _nextId;
     private int _nextFolder;
+    private bool _bigSent;
     private int _seed;
     private string _where = "";
     private List<string>? _unprinted;
@@ -251,7 +258,9 @@ public sealed class SyncModelTests(DovecotFixture fixture, ITestOutputHelper out
             output.WriteLine($"{round.Where}: {string.Join("; ", round.Log)}");
             _unprinted = null;
 
+            var before = syncTime;
             var run = await SyncAsync(round.Where);
+            output.WriteLine($"{round.Where}: synced in {(syncTime - before).TotalSeconds:F2} s");
             Check(run, round.Where);
             CheckCounts(run, round);
             await CompareAsync(a, b, round.Where);
@@ -269,7 +278,7 @@ public sealed class SyncModelTests(DovecotFixture fixture, ITestOutputHelper out
 
         var left = _model.Values.Sum(m => m.Count);
         output.WriteLine($"summary: seed {_seed}, {Rounds} rounds, ops {string.Join(", ", _totals.Select(t => $"{t.Key} {t.Value}"))} ({_totals.Values.Sum()} in all); "
-            + $"{_model.Count} folders, {left} messages at the end; {syncs} syncs took {syncTime.TotalSeconds:F1} s, the test {total.Elapsed.TotalSeconds:F1} s");
+            + $"{(_bigSent ? "one message over 1 MiB; " : "")}{_model.Count} folders, {left} messages at the end; {syncs} syncs took {syncTime.TotalSeconds:F1} s, the test {total.Elapsed.TotalSeconds:F1} s");
     }
 
     // ---- operations on one side -------------------------------------------------------------
@@ -743,7 +752,12 @@ public sealed class SyncModelTests(DovecotFixture fixture, ITestOutputHelper out
     private static string Mailbox(string folder) => RawImapSession.Quote(ModifiedUtf7.Encode(folder));
 
     private string RandomFlag()
-        => _rng.Next(2) == 0 ? FlagText.Format(ToggledFlags[_rng.Next(ToggledFlags.Length)], []) : Keywords[_rng.Next(Keywords.Length)];
+        => _rng.Next(10) switch
+        {
+            < 5 => FlagText.Format(ToggledFlags[_rng.Next(ToggledFlags.Length)], []),
+            5 => FlagText.Format(RareFlags[_rng.Next(RareFlags.Length)], []),
+            _ => Keywords[_rng.Next(Keywords.Length)],
+        };
 
     /// <summary>Selects the folder and finds the message's UID there by its X-Model header.</summary>
     private async Task<uint> SelectAndFindAsync(RawImapSession raw, Account side, string folder, Msg m, Round round)
@@ -783,7 +797,10 @@ public sealed class SyncModelTests(DovecotFixture fixture, ITestOutputHelper out
         text.Append(eightBit
             ? "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
             : "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n");
-        var lines = _rng.Next(1, 40);
+        // Once in a run (most runs) one over the 1 MiB above which a copy is spooled to disk.
+        var big = !_bigSent && _rng.Next(100) == 0;
+        _bigSent |= big;
+        var lines = big ? 25_000 : _rng.Next(1, 40);
         for (var i = 0; i < lines; i++)
             text.Append(CultureInfo.InvariantCulture, $"line {i} of message {id}: {(eightBit ? "Grüße, ça va? " : "")}{new string((char)('a' + _rng.Next(26)), _rng.Next(0, 70))}\r\n");
         var bytes = Encoding.UTF8.GetBytes(text.ToString());
@@ -809,6 +826,8 @@ public sealed class SyncModelTests(DovecotFixture fixture, ITestOutputHelper out
 
         if (_rng.Next(12) == 0)
             msg.Flags |= MessageFlags.Draft;
+        if (_rng.Next(20) == 0)
+            msg.Flags |= MessageFlags.Deleted;
         foreach (var keyword in Keywords)
         {
             if (_rng.Next(4) == 0)
