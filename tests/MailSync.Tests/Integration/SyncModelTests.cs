@@ -30,12 +30,13 @@ namespace MailSync.Tests.Integration;
 /// </para>
 /// <para>
 /// In a round every message is changed by one side, so the model needs no conflict rule, with
-/// three unambiguous exceptions: a flag toggle and a move of the same message on the same side; a
+/// these unambiguous exceptions: a flag toggle and a move of the same message on the same side; a
 /// flag or keyword toggled on each side of the same message (they started out equal, so per flag
-/// the sides cannot disagree); and the same new message arriving on both sides (paired, not
-/// copied, its flags the union), likewise the same new folder. Whole-folder operations only take
-/// leaf folders no other operation of the round involves, and a folder deleted or renamed is left
-/// alone by the rest of the round.
+/// the sides cannot disagree); the same change on both sides (a message expunged, or moved into
+/// the same folder, a folder deleted); and the same new message arriving on both sides (paired,
+/// not copied, its flags the union), likewise the same new folder. Whole-folder operations only
+/// take leaf folders no other operation of the round involves, and a folder deleted or renamed is
+/// left alone by the rest of the round.
 /// </para>
 /// </remarks>
 [Collection(DovecotCollection.Name)]
@@ -68,8 +69,8 @@ public sealed class SyncModelTests(DovecotFixture fixture, ITestOutputHelper out
 
     private enum OpKind
     {
-        New, NewWithoutId, Twin, Burst, Flag, Keyword, BulkFlag, BothSides, Expunge, Move, MoveWithoutId, MoveAndFlag, BulkMove, Reappend,
-        NewFolder, TwinFolder, EmptyFolder, DeleteFolder, DeleteFolderWithNewMail, RenameFolder, RecreateFolder,
+        New, NewWithoutId, Twin, Burst, Flag, Keyword, BulkFlag, BothToggle, BothExpunge, BothMove, Expunge, Move, MoveWithoutId, MoveAndFlag, BulkMove, Reappend,
+        NewFolder, TwinFolder, EmptyFolder, DeleteFolder, DeleteFolderWithNewMail, BothDeleteFolder, RenameFolder, RecreateFolder,
     }
 
     /// <summary>One message as the model has it; both accounts should hold it so after a sync.</summary>
@@ -150,6 +151,9 @@ public sealed class SyncModelTests(DovecotFixture fixture, ITestOutputHelper out
     /// <summary>A message whose flags each side toggles (one flag or keyword each) in the same round.</summary>
     private sealed record BothToggle(string Folder, Msg Message, string OnA, string OnB);
 
+    /// <summary>A message both sides expunge (<paramref name="MoveTo"/> null), or move into the same folder, in the same round.</summary>
+    private sealed record BothSame(string Folder, Msg Message, string? MoveTo);
+
     /// <summary>The model: folder path → messages. Every folder is subscribed (INBOX is listed as such).</summary>
     private readonly SortedDictionary<string, List<Msg>> _model = new(StringComparer.Ordinal);
 
@@ -229,6 +233,8 @@ public sealed class SyncModelTests(DovecotFixture fixture, ITestOutputHelper out
             var twins = PlanTwins(round);
             var twinFolder = PlanTwinFolder(round);
             var toggles = PlanBothToggles(round);
+            var sames = PlanBothSame(round);
+            var deletedOnBoth = PlanBothDeleteFolder(round);
             foreach (var side in _rng.Next(2) == 0 ? new[] { Account.A, Account.B } : [Account.B, Account.A])
             {
                 await using var raw = await RawImapSession.LoginAsync(Server.Host, Server.ImapPort, users[side].Name, users[side].Password);
@@ -246,6 +252,26 @@ public sealed class SyncModelTests(DovecotFixture fixture, ITestOutputHelper out
 
                 foreach (var toggle in toggles)
                     await ToggleAsync(raw, side, toggle.Folder, toggle.Message, side == Account.A ? toggle.OnA : toggle.OnB, round, bothSides: true);
+                foreach (var same in sames)
+                {
+                    var uid = await SelectAndFindAsync(raw, side, same.Folder, same.Message, round);
+                    if (same.MoveTo is { } to)
+                    {
+                        await OkAsync(raw, $"UID MOVE {uid} {Mailbox(to)}", round);
+                    }
+                    else
+                    {
+                        await OkAsync(raw, $"UID STORE {uid} +FLAGS.SILENT (\\Deleted)", round);
+                        await OkAsync(raw, $"UID EXPUNGE {uid}", round);
+                    }
+                }
+
+                if (deletedOnBoth is not null)
+                {
+                    await OkAsync(raw, $"DELETE {Mailbox(deletedOnBoth)}", round);
+                    await OkAsync(raw, $"UNSUBSCRIBE {Mailbox(deletedOnBoth)}", round);
+                }
+
                 if (_rng.Next(4) == 0)
                     await NewFolderAsync(raw, side, round);
                 var n = _rng.Next(3, 10);
@@ -255,6 +281,7 @@ public sealed class SyncModelTests(DovecotFixture fixture, ITestOutputHelper out
 
             ApplyTwins(twins, round);
             ApplyBothToggles(toggles, round);
+            ApplyBothSame(sames, deletedOnBoth, round);
             output.WriteLine($"{round.Where}: {string.Join("; ", round.Log)}");
             _unprinted = null;
 
@@ -743,7 +770,69 @@ public sealed class SyncModelTests(DovecotFixture fixture, ITestOutputHelper out
             if (onB != onA)
                 m.Toggle(onB);
             round.Stores += onA == onB ? 0 : 2;
-            round.Note(OpKind.BothSides, $"A+B: {m.Tag} in {folder} toggled {onA} on A, {onB} on B, now ({m.FlagString})");
+            round.Note(OpKind.BothToggle, $"A+B: {m.Tag} in {folder} toggled {onA} on A, {onB} on B, now ({m.FlagString})");
+        }
+    }
+
+    /// <summary>Now and then a message or two both sides expunge, or move into the same folder: nothing to copy either way.</summary>
+    private List<BothSame> PlanBothSame(Round round)
+    {
+        var sames = new List<BothSame>();
+        if (_rng.Next(4) != 0)
+            return sames;
+        for (var i = _rng.Next(1, 3); i > 0; i--)
+        {
+            var candidates = Candidates(round);
+            if (candidates.Count == 0)
+                break;
+            var (folder, m) = candidates[_rng.Next(candidates.Count)];
+            var targets = round.Before.Where(f => f != folder && !round.Gone.Contains(f)).Order(StringComparer.Ordinal).ToList();
+            var to = _rng.Next(2) == 0 ? targets[_rng.Next(targets.Count)] : null;
+            round.Touched.Add(m.Id);
+            round.Used.Add(folder);
+            if (to is not null)
+                round.Used.Add(to);
+            sames.Add(new BothSame(folder, m, to));
+        }
+
+        return sames;
+    }
+
+    /// <summary>Now and then a leaf folder both sides delete: forgotten, nothing written.</summary>
+    private string? PlanBothDeleteFolder(Round round)
+    {
+        if (_rng.Next(10) != 0 || round.Before.Count - round.Gone.Count <= 4 || Untouched(round, leavesOnly: true) is not { Count: > 0 } leaves)
+            return null;
+        var folder = leaves[_rng.Next(leaves.Count)];
+        round.Used.Add(folder);
+        round.Gone.Add(folder);
+        return folder;
+    }
+
+    /// <summary>
+    /// In the model: a message both expunged is gone; one both moved into the same folder is there,
+    /// paired by content (its flags unchanged on both, nothing to store); a folder both deleted is gone.
+    /// </summary>
+    private void ApplyBothSame(List<BothSame> sames, string? deletedOnBoth, Round round)
+    {
+        foreach (var (folder, m, to) in sames)
+        {
+            _model[folder].Remove(m);
+            if (to is null)
+            {
+                round.Note(OpKind.BothExpunge, $"A+B: both expunge {m.Tag} in {folder}");
+                continue;
+            }
+
+            _model[to].Add(m);
+            round.Paired++;
+            round.Note(OpKind.BothMove, $"A+B: both move {m.Tag}{(m.HasMessageId ? "" : " (no Message-ID)")} {folder} -> {to}");
+        }
+
+        if (deletedOnBoth is not null)
+        {
+            round.Note(OpKind.BothDeleteFolder, $"A+B: both delete folder {deletedOnBoth} ({_model[deletedOnBoth].Count} messages)");
+            _model.Remove(deletedOnBoth);
         }
     }
 
