@@ -289,8 +289,8 @@ public sealed class SyncModelTests(DovecotFixture fixture, ITestOutputHelper out
             var run = await SyncAsync(round.Where);
             output.WriteLine($"{round.Where}: synced in {(syncTime - before).TotalSeconds:F2} s");
             Check(run, round.Where);
-            CheckCounts(run, round);
             await CompareAsync(a, b, round.Where);
+            CheckCounts(run, round);
             foreach (var (kind, count) in round.Counts)
                 _totals[kind] += count;
 
@@ -954,7 +954,9 @@ public sealed class SyncModelTests(DovecotFixture fixture, ITestOutputHelper out
         var actual = (Appended: run.Appended, Moved: sync.Sum(s => s.MovedOnA + s.MovedOnB), Deleted: sync.Sum(s => s.DeletedOnA + s.DeletedOnB),
             Stores: sync.Sum(s => s.FlagsChangedOnA + s.FlagsChangedOnB), Paired: sync.Sum(s => s.PairedByContent));
         var expected = (round.Appended, round.Moved, round.Deleted, round.Stores, round.Paired);
-        Assert.True(actual == expected, Replay(round.Where, $"the run counted {actual}, the operations call for {expected}"));
+        static string Text((int Appended, int Moved, int Deleted, int Stores, int Paired) c)
+            => $"appended {c.Appended}, moved {c.Moved}, deleted {c.Deleted}, flags stored {c.Stores}, paired by content {c.Paired}";
+        Assert.True(actual == expected, Replay(round.Where, $"the run counted {Text(actual)}; the operations call for {Text(expected)}"));
     }
 
     /// <summary>Both accounts equal, and equal to the model's picture (the format of <see cref="TwoAccounts.PictureAsync"/>).</summary>
