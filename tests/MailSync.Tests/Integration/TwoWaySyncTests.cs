@@ -173,6 +173,39 @@ public sealed class TwoWaySyncTests(DovecotFixture fixture, ITestOutputHelper ou
         Assert.All(idle.Folders, f => Assert.Equal(0, f.Sync!.Writes));
     }
 
+    [Fact]
+    public async Task A_folder_deleted_and_re_created_with_its_messages_in_another_order_is_paired_again_by_content_and_its_flag_changes_synced()
+    {
+        var a = await Server.CreateUserAsync("sync-renumber-a");
+        var b = await Server.CreateUserAsync("sync-renumber-b");
+        var mail = Enumerable.Range(1, 6).Select(i => Mail("r", i, i % 2 == 0 ? MessageFlags.Seen : MessageFlags.None)).ToList();
+        await Server.SeedAsync(a, "Archive", mail);
+        using var job = JobFile.CreateSync(Server, a, Server, b);
+        Assert.Equal(JobStatus.Succeeded, (await job.RunAsync()).Status);
+
+        // On B: the folder deleted and made again with the same messages, last first (a new
+        // UIDVALIDITY; UID 1 is now what was UID 6), one of them flagged meanwhile.
+        await using (var raw = await RawImapSession.LoginAsync(Server.Host, Server.ImapPort, b.Name, b.Password))
+        {
+            await Ok(raw, "DELETE Archive");
+            await raw.EnsureFolderAsync("Archive");
+            foreach (var m in Enumerable.Reverse(mail))
+                await raw.AppendAsync("Archive", m.Raw, m == mail[2] ? m.Flags | MessageFlags.Flagged : m.Flags, m.Keywords, m.InternalDate);
+        }
+
+        var run = await job.RunAsync();
+
+        Assert.True(run.Status == JobStatus.Succeeded, $"{run.Status}: {run.Error}");
+        var picture = await TwoAccounts.AssertSameAsync(Server, a, Server, b);
+        Assert.Equal(6, picture.Count(l => l.StartsWith("Archive | ", StringComparison.Ordinal) && !l.Contains("folder", StringComparison.Ordinal)));
+        Assert.Single(picture, l => l.Contains("\\Flagged", StringComparison.Ordinal));
+        var counts = run.Folders.Select(f => f.Sync!).ToList();
+        Assert.Equal((0, 0, 1), (run.Appended, counts.Sum(c => c.DeletedOnA + c.DeletedOnB), counts.Sum(c => c.FlagsChangedOnA)));
+
+        var idle = await job.RunAsync();
+        Assert.All(idle.Folders, f => Assert.Equal(0, f.Sync!.Writes));
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]

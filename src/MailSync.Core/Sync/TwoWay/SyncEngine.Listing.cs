@@ -38,7 +38,17 @@ public sealed partial class SyncEngine
         item.Counts.Reconciled += resolution.Reconciled;
         item.Report.Reconciled += resolution.Reconciled;
         if (!_options.DryRun && (resolution.Changed.Count > 0 || resolution.Forget.Count > 0))
-            _ledger.SaveSyncRows(resolution.Changed.Select(r => (pair.Id, r)), resolution.Forget);
+        {
+            // After a UIDVALIDITY change a row's new UID may be one another row still holds as its
+            // old one, and the ledger's unique index on each side's UID is checked row by row: so in
+            // the same transaction the renumbered side's UIDs are cleared first, then written.
+            var renumbered = Both.Where(s => validityChanged[(int)s]).ToList();
+            var cleared = renumbered.Count == 0
+                ? []
+                : resolution.Changed.Select(r => (pair.Id, renumbered.Aggregate(r, (row, s) => row.WithUid(s, null))));
+            _ledger.SaveSyncRows(cleared.Concat(resolution.Changed.Select(r => (pair.Id, r))), resolution.Forget);
+        }
+
         rows = resolution.Rows;
 
         // Messages a settled row no longer claims (an APPEND that never landed) are new again: their summaries are needed too.
