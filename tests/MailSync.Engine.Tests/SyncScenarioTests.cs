@@ -177,6 +177,8 @@ public sealed class SyncScenarioTests(ITestOutputHelper output)
         if (!scenario.SidesDiffer)
             AssertSame("the two sides", reference.SnapshotOne, reference.SnapshotTwo);
         Assert.Equal(0, reference.RerunSideEffects);
+        // Held deletions are reported by every run until confirmed, never forgotten by the next one.
+        Assert.Equal(reference.Result.Folders.Count(f => f.Sync!.HeldReason is not null), reference.Rerun.Folders.Count(f => f.Sync!.HeldReason is not null));
 
         var mirrored = await RunAsync(scenario, mirrored: true, 0, 0);
         AssertSame("mirrored (first server as side B): first server", reference.SnapshotOne, mirrored.SnapshotOne);
@@ -210,7 +212,8 @@ public sealed class SyncScenarioTests(ITestOutputHelper output)
             $"{what} differs:\n  expected: {string.Join("\n            ", expected)}\n  actual:   {string.Join("\n            ", actual)}");
 
     private sealed record Outcome(
-        int SideEffects, bool Crashed, InMemoryServer One, InMemoryServer Two, List<string> SnapshotOne, List<string> SnapshotTwo, int RerunSideEffects, JobResult Result);
+        int SideEffects, bool Crashed, InMemoryServer One, InMemoryServer Two, List<string> SnapshotOne, List<string> SnapshotTwo, int RerunSideEffects, JobResult Result,
+        JobResult Rerun);
 
     private static async Task<Outcome> RunAsync(Scenario scenario, bool mirrored, int crashBefore, int crashAfter)
     {
@@ -260,8 +263,8 @@ public sealed class SyncScenarioTests(ITestOutputHelper output)
         }
 
         faults.Restart();
-        await EngineRun.SyncAsync(a, b, ledger.Path, scenario.Policy);
-        return new Outcome(sideEffects, crashed, one, two, one.Snapshot(), two.Snapshot(), faults.Count, result!);
+        var rerun = await EngineRun.SyncAsync(a, b, ledger.Path, scenario.Policy);
+        return new Outcome(sideEffects, crashed, one, two, one.Snapshot(), two.Snapshot(), faults.Count, result!, rerun);
     }
 
     private static readonly DateTimeOffset Start = Seeds.Start;

@@ -142,7 +142,11 @@ public sealed partial class SyncEngine
         _ledger.SaveSyncRows(letGo.Select(r => (pair.Id, r)), plan.Forget.Select(r => r.Id));
 
         foreach (var side in Both)
-            await ExpungeRowsAsync(side, pair, pair.Name(side), plan.Expunge[side], counts, cancellationToken).ConfigureAwait(false);
+        {
+            // Held for want of UIDPLUS: the pair's cursors stay, so every run reports it again.
+            if (!await ExpungeRowsAsync(side, pair, pair.Name(side), plan.Expunge[side], counts, cancellationToken).ConfigureAwait(false))
+                item.Incomplete = true;
+        }
 
         var keywords = new Sides<TargetKeywords>(
             new TargetKeywords(item.Status!.Value.A.PermanentKeywords, item.Status.Value.A.AcceptsAnyKeyword),
@@ -196,18 +200,20 @@ public sealed partial class SyncEngine
     /// Expunges the copies on <paramref name="side"/> of these rows (the other side expunged its
     /// messages), or moves them into the side's \Trash folder with deletions "trash". The rows are
     /// marked Expunging first; an interrupted run's planner decides again from what is left.
+    /// Returns false when the side cannot expunge single messages (no UIDPLUS): the deletions are
+    /// held and reported, and the caller leaves the pair for the next run.
     /// </summary>
-    private async Task ExpungeRowsAsync(Side side, SyncPairState pair, string folder, List<SyncRow> rows, SyncCounts counts, CancellationToken cancellationToken)
+    private async Task<bool> ExpungeRowsAsync(Side side, SyncPairState pair, string folder, List<SyncRow> rows, SyncCounts counts, CancellationToken cancellationToken)
     {
         if (rows.Count == 0)
-            return;
+            return true;
         var store = _sides[side];
         if (!store.CanExpungeByUid)
         {
             counts.Held(side, rows.Count);
             counts.HeldReason = $"side {side} does not offer UIDPLUS, so its messages cannot be expunged one by one without also expunging what a user marked \\Deleted; {rows.Count} deletion(s) not made";
             _result.Warn(_log, _job, $"{folder}: {counts.HeldReason}");
-            return;
+            return false;
         }
 
         _ledger.SaveSyncRows(rows.Select(r => (pair.Id, r with { State = SyncState.Expunging, Toward = side })));
@@ -219,6 +225,7 @@ public sealed partial class SyncEngine
         _ledger.SaveSyncRows([], rows.Select(r => r.Id));
         counts.Deleted(side, rows.Count);
         _log.Information("{Job}: {Folder} on side {Side}: {Count} message(s) deleted, as on side {Other}", _job, folder, side, rows.Count, side.Other());
+        return true;
     }
 
     private Sides<IReadOnlyList<FolderInfo>> _listed = new([], []);

@@ -268,7 +268,12 @@ public sealed partial class SyncEngine
             var rows = _ledger.LoadSyncRows(pair.Id);
             var present = (await ReadAsync(keep, $"list {name}", ct => _sides[keep].FetchUidsAsync(ct), cancellationToken).ConfigureAwait(false)).ToHashSet();
             var copies = rows.Where(r => r.Uid(keep) is { } uid && present.Contains(uid)).ToList();
-            await ExpungeRowsAsync(keep, pair, name, copies, counts, cancellationToken).ConfigureAwait(false);
+            if (!await ExpungeRowsAsync(keep, pair, name, copies, counts, cancellationToken).ConfigureAwait(false))
+            {
+                counts.FolderChange = $"deleted on {gone}; held on {keep}";
+                return null;
+            }
+
             _ledger.SaveSyncRows([], rows.Select(r => r.Id));
             status = await ReadAsync(keep, $"select {name}", ct => _sides[keep].OpenFolderAsync(name, true, ct), cancellationToken).ConfigureAwait(false);
             if (status.Count > 0)
