@@ -200,6 +200,22 @@ public sealed class InMemoryStore(InMemoryServer server) : ISyncSide
         return Task.CompletedTask;
     }
 
+    public Task SubscribeAsync(string fullName, CancellationToken cancellationToken)
+    {
+        server.Faults.Check();
+        if (!server.Folders[fullName].Subscribed)
+            server.Faults.SideEffect($"SUBSCRIBE {fullName}", () => server.Folders[fullName].Subscribed = true);
+        return Task.CompletedTask;
+    }
+
+    public Task UnsubscribeAsync(string fullName, CancellationToken cancellationToken)
+    {
+        server.Faults.Check();
+        if (server.Folders.TryGetValue(fullName, out var gone) && gone.Subscribed)
+            server.Faults.SideEffect($"UNSUBSCRIBE {fullName}", () => server.Folders[fullName].Subscribed = false);
+        return Task.CompletedTask;
+    }
+
     public Task DeleteFolderAsync(string fullName, CancellationToken cancellationToken)
     {
         server.Faults.Check();

@@ -117,6 +117,13 @@ public sealed class SyncScenarioTests(ITestOutputHelper output)
                 Assert.Equal(4, one.Folders["Old mail"].Messages.Count);
                 Assert.Equal(0, result.Appended);
             }, SidesDiffer: true),
+        new("after a sync: a folder unsubscribed on one side and another subscribed on the other: the same on the opposite side",
+            (one, two) => { SeedTree(one, two); two.Folders["Empty"].Subscribed = one.Folders["Empty"].Subscribed = false; },
+            (one, two) => { one.Folders["Archive/2020"].Subscribed = false; two.Folders["Empty"].Subscribed = true; }, (one, two, _) =>
+            {
+                Assert.False(two.Folders["Archive/2020"].Subscribed);
+                Assert.True(one.Folders["Empty"].Subscribed);
+            }),
         new("after a sync: a folder deleted on one side while it holds mail on the other is held: nothing deleted, reported",
             SeedTree, (one, _) => one.Folders.Remove("Archive/2020"), (one, two, result) =>
             {

@@ -25,6 +25,8 @@ public sealed partial class CheckpointLedger
             count_b INTEGER NOT NULL DEFAULT 0,
             renaming_from_a TEXT,
             renaming_from_b TEXT,
+            subscribed_a INTEGER,
+            subscribed_b INTEGER,
             completed_utc TEXT,
             UNIQUE (job, name_a),
             UNIQUE (job, name_b));
@@ -56,7 +58,7 @@ public sealed partial class CheckpointLedger
         var result = new List<SyncPairState>();
         using var cmd = Command("""
             SELECT id, name_a, name_b, uidvalidity_a, uidnext_a, highestmodseq_a, count_a,
-                   uidvalidity_b, uidnext_b, highestmodseq_b, count_b, completed_utc, renaming_from_a, renaming_from_b
+                   uidvalidity_b, uidnext_b, highestmodseq_b, count_b, completed_utc, renaming_from_a, renaming_from_b, subscribed_a, subscribed_b
             FROM sync_pairs WHERE job = $job ORDER BY id;
             """, null, ("$job", job));
         using var r = cmd.ExecuteReader();
@@ -73,6 +75,8 @@ public sealed partial class CheckpointLedger
                 CompletedUtc = r.IsDBNull(11) ? null : DateTimeOffset.Parse(r.GetString(11), CultureInfo.InvariantCulture),
                 RenamingFromA = r.IsDBNull(12) ? null : r.GetString(12),
                 RenamingFromB = r.IsDBNull(13) ? null : r.GetString(13),
+                SubscribedA = r.IsDBNull(14) ? null : r.GetInt64(14) != 0,
+                SubscribedB = r.IsDBNull(15) ? null : r.GetInt64(15) != 0,
             });
         }
 
@@ -91,14 +95,15 @@ public sealed partial class CheckpointLedger
             UPDATE sync_pairs SET name_a = $na, name_b = $nb,
                 uidvalidity_a = $va, uidnext_a = $na2, highestmodseq_a = $ma, count_a = $ca,
                 uidvalidity_b = $vb, uidnext_b = $nb2, highestmodseq_b = $mb, count_b = $cb, completed_utc = $done,
-                renaming_from_a = $ra, renaming_from_b = $rb
+                renaming_from_a = $ra, renaming_from_b = $rb, subscribed_a = $sa, subscribed_b = $sb
             WHERE id = $id;
             """, null,
             ("$na", pair.NameA), ("$nb", pair.NameB),
             ("$va", (long)pair.CursorA.UidValidity), ("$na2", (long)pair.CursorA.UidNext), ("$ma", (long)pair.CursorA.HighestModSeq), ("$ca", pair.CursorA.Count),
             ("$vb", (long)pair.CursorB.UidValidity), ("$nb2", (long)pair.CursorB.UidNext), ("$mb", (long)pair.CursorB.HighestModSeq), ("$cb", pair.CursorB.Count),
             ("$done", pair.CompletedUtc?.ToString("O", CultureInfo.InvariantCulture)), ("$id", pair.Id),
-            ("$ra", pair.RenamingFromA), ("$rb", pair.RenamingFromB));
+            ("$ra", pair.RenamingFromA), ("$rb", pair.RenamingFromB),
+            ("$sa", pair.SubscribedA is { } sa ? (sa ? 1 : 0) : null), ("$sb", pair.SubscribedB is { } sb ? (sb ? 1 : 0) : null));
         return true;
     });
 

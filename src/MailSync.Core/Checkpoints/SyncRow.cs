@@ -89,6 +89,11 @@ public sealed class SyncPairState
 
     public string? RenamingFromB { get; set; }
 
+    /// <summary>Whether the folder was subscribed on side A when last synced; null before the first sync.</summary>
+    public bool? SubscribedA { get; set; }
+
+    public bool? SubscribedB { get; set; }
+
     public string Name(Side side) => side == Side.A ? NameA : NameB;
 
     public void SetName(Side side, string name)

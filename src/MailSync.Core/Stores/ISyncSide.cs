@@ -30,6 +30,12 @@ public interface ISyncSide : IMessageSource, IMessageTarget
     /// <summary>Renames a folder (and, as IMAP RENAME does, every folder under it); the new name's parents must exist.</summary>
     Task RenameFolderAsync(string fullName, string newFullName, CancellationToken cancellationToken);
 
+    /// <summary>Subscribes an existing folder (SUBSCRIBE).</summary>
+    Task SubscribeAsync(string fullName, CancellationToken cancellationToken);
+
+    /// <summary>Removes a folder's subscription (UNSUBSCRIBE); a name that is not subscribed, or no longer exists, is no error.</summary>
+    Task UnsubscribeAsync(string fullName, CancellationToken cancellationToken);
+
     /// <summary>Deletes a folder (the caller checked that it is empty) and unsubscribes it.</summary>
     Task DeleteFolderAsync(string fullName, CancellationToken cancellationToken);
 }

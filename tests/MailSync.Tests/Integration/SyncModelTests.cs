@@ -70,7 +70,7 @@ public sealed class SyncModelTests(DovecotFixture fixture, ITestOutputHelper out
     private enum OpKind
     {
         New, NewWithoutId, Twin, Burst, Flag, Keyword, BulkFlag, BothToggle, BothExpunge, BothMove, Expunge, Move, MoveWithoutId, MoveAndFlag, BulkMove, Reappend,
-        NewFolder, TwinFolder, EmptyFolder, DeleteFolder, DeleteFolderWithNewMail, BothDeleteFolder, RenameFolder, RecreateFolder,
+        NewFolder, TwinFolder, EmptyFolder, DeleteFolder, DeleteFolderWithNewMail, BothDeleteFolder, RenameFolder, RecreateFolder, Subscription,
     }
 
     /// <summary>One message as the model has it; both accounts should hold it so after a sync.</summary>
@@ -156,6 +156,9 @@ public sealed class SyncModelTests(DovecotFixture fixture, ITestOutputHelper out
 
     /// <summary>The model: folder path → messages. Every folder is subscribed (INBOX is listed as such).</summary>
     private readonly SortedDictionary<string, List<Msg>> _model = new(StringComparer.Ordinal);
+
+    /// <summary>Folders the model has unsubscribed (on both sides, once synced); every other folder is subscribed.</summary>
+    private readonly HashSet<string> _unsubscribed = new(StringComparer.Ordinal);
 
     private readonly Dictionary<OpKind, int> _totals = Enum.GetValues<OpKind>().ToDictionary(k => k, _ => 0);
     private int _nextId;
@@ -333,7 +336,7 @@ public sealed class SyncModelTests(DovecotFixture fixture, ITestOutputHelper out
     [
         (OpKind.New, 22), (OpKind.Flag, 24), (OpKind.Expunge, 12), (OpKind.Move, 20), (OpKind.MoveAndFlag, 5),
         (OpKind.BulkMove, 4), (OpKind.BulkFlag, 4), (OpKind.Burst, 1), (OpKind.Reappend, 3),
-        (OpKind.EmptyFolder, 2), (OpKind.DeleteFolder, 2), (OpKind.RenameFolder, 2), (OpKind.RecreateFolder, 2),
+        (OpKind.EmptyFolder, 2), (OpKind.DeleteFolder, 2), (OpKind.RenameFolder, 2), (OpKind.RecreateFolder, 2), (OpKind.Subscription, 3),
     ];
 
     /// <summary>One random operation on <paramref name="side"/>, made through raw IMAP and applied to the model.</summary>
@@ -360,6 +363,19 @@ public sealed class SyncModelTests(DovecotFixture fixture, ITestOutputHelper out
                     await EmptyFolderAsync(raw, side, folder, round);
                 else
                     goto default;
+                return;
+            }
+
+            case OpKind.Subscription when Untouched(round, leavesOnly: false).Where(f => f != "INBOX").ToList() is { Count: > 0 } idle:
+            {
+                // Unsubscribed (or subscribed again) on one side: the other side follows.
+                var folder = idle[_rng.Next(idle.Count)];
+                round.Used.Add(folder);
+                var subscribe = _unsubscribed.Remove(folder);
+                if (!subscribe)
+                    _unsubscribed.Add(folder);
+                await OkAsync(raw, $"{(subscribe ? "SUBSCRIBE" : "UNSUBSCRIBE")} {Mailbox(folder)}", round);
+                round.Note(OpKind.Subscription, $"{side}: {(subscribe ? "subscribe" : "unsubscribe")} {folder}");
                 return;
             }
 
@@ -631,10 +647,12 @@ public sealed class SyncModelTests(DovecotFixture fixture, ITestOutputHelper out
         _model.Remove(folder);
         if (!newOnOtherSide)
         {
+            _unsubscribed.Remove(folder);
             round.Note(OpKind.DeleteFolder, $"{side}: delete folder {folder} ({deleted} messages)");
             return;
         }
 
+        // The folder comes back on this side as the other side has it: subscribed or not.
         var other = side == Account.A ? Account.B : Account.A;
         var messages = Enumerable.Range(0, _rng.Next(1, 4)).Select(_ => NewMsg(_rng.Next(5) != 0)).ToList();
         await using (var otherRaw = await RawImapSession.LoginAsync(Server.Host, Server.ImapPort, _users[other].Name, _users[other].Password))
@@ -658,6 +676,8 @@ public sealed class SyncModelTests(DovecotFixture fixture, ITestOutputHelper out
     {
         await OkAsync(raw, $"DELETE {Mailbox(folder)}", round);
         await raw.EnsureFolderAsync(folder);
+        // Made again subscribed on this side: subscribed on both after the sync.
+        _unsubscribed.Remove(folder);
         var toggled = 0;
         foreach (var m in _model[folder].OrderBy(_ => _rng.Next()).ToList())
         {
@@ -694,6 +714,7 @@ public sealed class SyncModelTests(DovecotFixture fixture, ITestOutputHelper out
         foreach (var m in messages)
             round.Touched.Add(m.Id);
         _model.Remove(folder);
+        _unsubscribed.Remove(folder);
         _model[renamed] = messages;
         round.Note(OpKind.RenameFolder, $"{side}: rename folder {folder} -> {renamed} ({messages.Count} messages)");
     }
@@ -831,6 +852,7 @@ public sealed class SyncModelTests(DovecotFixture fixture, ITestOutputHelper out
         {
             round.Note(OpKind.BothDeleteFolder, $"A+B: both delete folder {deletedOnBoth} ({_model[deletedOnBoth].Count} messages)");
             _model.Remove(deletedOnBoth);
+            _unsubscribed.Remove(deletedOnBoth);
         }
     }
 
@@ -971,7 +993,7 @@ public sealed class SyncModelTests(DovecotFixture fixture, ITestOutputHelper out
         }
 
         var expected = _model.SelectMany(f => f.Value.Select(m => $"{f.Key} | {m.Hash} | {m.FlagString} | {m.Date.ToUnixTimeSeconds()}")
-                .Prepend($"{f.Key} | folder, subscribed"))
+                .Prepend($"{f.Key} | folder{(_unsubscribed.Contains(f.Key) ? "" : ", subscribed")}"))
             .Order(StringComparer.Ordinal).ToList();
         if (!actual.SequenceEqual(expected))
         {

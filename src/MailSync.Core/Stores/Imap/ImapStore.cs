@@ -292,6 +292,30 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
             return true;
         }, 0, cancellationToken);
 
+    public Task SubscribeAsync(string fullName, CancellationToken cancellationToken)
+        => GuardAsync(async ct =>
+        {
+            var folder = await GetFolderAsync(fullName, ct).ConfigureAwait(false);
+            await folder.SubscribeAsync(ct).ConfigureAwait(false);
+            return true;
+        }, 0, cancellationToken);
+
+    public Task UnsubscribeAsync(string fullName, CancellationToken cancellationToken)
+        => GuardAsync(async ct =>
+        {
+            try
+            {
+                var folder = await GetFolderAsync(fullName, ct).ConfigureAwait(false);
+                await folder.UnsubscribeAsync(ct).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is FolderNotFoundException || (ex is ImapCommandException no && no.Response == ImapCommandResponse.No))
+            {
+                // Not subscribed, or gone: nothing to undo.
+            }
+
+            return true;
+        }, 0, cancellationToken);
+
     public Task DeleteFolderAsync(string fullName, CancellationToken cancellationToken)
         => GuardAsync(async ct =>
         {

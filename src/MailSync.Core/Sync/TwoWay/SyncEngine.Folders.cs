@@ -162,6 +162,17 @@ public sealed partial class SyncEngine
             return true;
         }, cancellationToken).ConfigureAwait(false);
         names.Add(to);
+
+        // Servers differ on whether RENAME takes subscriptions along; the user's side kept theirs,
+        // so this side's follow the folders by hand, or the next merge would read them as removed.
+        var delimiter = ns.Delimiter;
+        foreach (var subscribed in _listed[side].Where(f => f.Subscribed
+            && (SyncFolders.Canonical(f.FullName) == from || (delimiter != '\0' && f.FullName.StartsWith(from + delimiter, StringComparison.Ordinal)))).ToList())
+        {
+            var renamed = to + subscribed.FullName[from.Length..];
+            await StoreAsync(side, $"subscribe {renamed}", ct => _sides[side].SubscribeAsync(renamed, ct), cancellationToken).ConfigureAwait(false);
+            await StoreAsync(side, $"unsubscribe {subscribed.FullName}", ct => _sides[side].UnsubscribeAsync(subscribed.FullName, ct), cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>
@@ -195,22 +206,63 @@ public sealed partial class SyncEngine
                 return null;
             }
 
-            await EnsureFolderAsync(missing, folder.Name(missing), folder.Info(other)!.Subscribed || folder.Subscribe, folder.Role, names, cancellationToken).ConfigureAwait(false);
-        }
-        else if (!_options.DryRun)
-        {
-            // Subscriptions follow: a folder subscribed on one side is subscribed on the other.
-            foreach (var side in Both)
-            {
-                if (folder.Info(side.Other())!.Subscribed && !folder.Info(side)!.Subscribed)
-                    await StoreAsync(side, $"subscribe {folder.Name(side)}", ct => _sides[side].EnsureFolderAsync(folder.Name(side), true, SpecialUse.None, ct), cancellationToken).ConfigureAwait(false);
-            }
+            var subscribe = folder.Info(other)!.Subscribed || folder.Subscribe;
+            await EnsureFolderAsync(missing, folder.Name(missing), subscribe, folder.Role, names, cancellationToken).ConfigureAwait(false);
+            // The subscriptions as this run left them are the last-seen ones: a later unsubscribe on either side is then a change.
+            var created = folder.Pair ?? _ledger.CreateSyncPair(_job, folder.NameA, folder.NameB);
+            created.SubscribedA = missing == Side.A ? subscribe : folder.A!.Subscribed;
+            created.SubscribedB = missing == Side.B ? subscribe : folder.B!.Subscribed;
+            _ledger.SaveSyncPair(created);
+            return created;
         }
 
         // A dry run writes nothing, not even a new pair: one that is only planned has no rows.
         if (_options.DryRun && folder.Pair is null)
             return new SyncPairState { Id = 0, Job = _job, NameA = folder.NameA, NameB = folder.NameB };
-        return folder.Pair ?? _ledger.CreateSyncPair(_job, folder.NameA, folder.NameB);
+        var pair = folder.Pair ?? _ledger.CreateSyncPair(_job, folder.NameA, folder.NameB);
+        if (folder.A is not null && folder.B is not null && !_options.DryRun)
+            await SyncSubscriptionAsync(folder, pair, cancellationToken).ConfigureAwait(false);
+        return pair;
+    }
+
+    /// <summary>
+    /// Subscriptions, merged like a flag: subscribed or unsubscribed on one side since the last
+    /// sync, the same on the other (both changed and disagreeing: subscribed wins); before a first
+    /// sync, subscribed on either side is subscribed on both. The subscription of a folder a run
+    /// creates follows its side's. Costs nothing when nothing changed: the listing says it.
+    /// </summary>
+    private async Task SyncSubscriptionAsync(SyncFolder folder, SyncPairState pair, CancellationToken cancellationToken)
+    {
+        var now = new Sides<bool>(folder.A!.Subscribed, folder.B!.Subscribed);
+        var last = new Sides<bool>(pair.SubscribedA ?? false, pair.SubscribedB ?? false);
+        var changed = new Sides<bool>(now.A != last.A, now.B != last.B);
+        bool? wanted = (changed.A, changed.B) switch
+        {
+            (false, false) => null,
+            (true, false) => now.A,
+            (false, true) => now.B,
+            _ => now.A || now.B,
+        };
+        foreach (var side in Both)
+        {
+            if (wanted is not { } value || now[side] == value || LogicalPath.IsInbox(folder.Name(side)))
+                continue;
+            var name = folder.Name(side);
+            if (value)
+                await StoreAsync(side, $"subscribe {name}", ct => _sides[side].SubscribeAsync(name, ct), cancellationToken).ConfigureAwait(false);
+            else
+                await StoreAsync(side, $"unsubscribe {name}", ct => _sides[side].UnsubscribeAsync(name, ct), cancellationToken).ConfigureAwait(false);
+        }
+
+        var after = wanted ?? false;
+        var subscribedA = wanted is null ? now.A : after;
+        var subscribedB = wanted is null ? now.B : after;
+        if (pair.SubscribedA != subscribedA || pair.SubscribedB != subscribedB)
+        {
+            pair.SubscribedA = subscribedA;
+            pair.SubscribedB = subscribedB;
+            _ledger.SaveSyncPair(pair);
+        }
     }
 
     /// <summary>Creates a folder and any parent it lacks; <paramref name="names"/> are the side's existing folders.</summary>
@@ -279,10 +331,13 @@ public sealed partial class SyncEngine
             if (status.Count > 0)
             {
                 // New there since the last sync: the folder comes back on the other side with them.
+                // Subscribed as the folder is on the side that kept it.
+                var subscribed = folder.Info(keep)!.Subscribed;
                 pair.CompletedUtc = null;
                 pair.CursorA = pair.CursorB = SyncCursor.None;
+                pair.SubscribedA = pair.SubscribedB = subscribed;
                 _ledger.SaveSyncPair(pair);
-                await EnsureFolderAsync(gone, folder.Name(gone), true, folder.Role, names, cancellationToken).ConfigureAwait(false);
+                await EnsureFolderAsync(gone, folder.Name(gone), subscribed, folder.Role, names, cancellationToken).ConfigureAwait(false);
                 counts.FolderChange = $"deleted on {gone}; {status.Count} message(s) new on {keep} since the last sync kept, the folder re-created on {gone}";
                 _result.Warn(_log, _job, $"{folder.NameA} <-> {folder.NameB}: {counts.FolderChange}");
                 return pair;
