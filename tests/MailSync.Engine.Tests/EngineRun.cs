@@ -13,6 +13,10 @@ internal static class EngineRun
     /// <summary>One run with the ledger at <paramref name="ledgerPath"/> opened afresh (as a new process would); returns its result.</summary>
     public static async Task<JobResult> RunAsync(InMemoryServer sourceServer, InMemoryServer targetServer, string ledgerPath, MigrationOptions? options = null)
     {
+        // Prototype switch: migrate scenarios on the two-way engine with the migrate policy.
+        if (string.Equals(Environment.GetEnvironmentVariable("MAILSYNC_MIGRATE_ENGINE"), "sync", StringComparison.OrdinalIgnoreCase))
+            return await SyncAsync(sourceServer, targetServer, ledgerPath, SyncPolicy.Migrate, options);
+
         var log = Serilog.Core.Logger.None;
         using var ledger = CheckpointLedger.Open(ledgerPath);
         var pipelines = new AccountPipelines("memory", 0, TimeSpan.Zero, new ServerCircuits(log).For("memory", 1), log);

@@ -125,7 +125,7 @@ public sealed partial class SyncEngine
         }
 
         foreach (var side in Both)
-            await ReadAsync(side, $"select {pair.Name(side)}", ct => _sides[side].OpenFolderAsync(pair.Name(side), true, ct), cancellationToken).ConfigureAwait(false);
+            await ReadAsync(side, $"select {pair.Name(side)}", ct => _sides[side].OpenFolderAsync(pair.Name(side), _policy.Writable[side], ct), cancellationToken).ConfigureAwait(false);
 
         // Paired by content: recorded with nothing synced yet, so an interruption before the flag
         // stores below merges the same way again instead of reading the missing flags as removed.

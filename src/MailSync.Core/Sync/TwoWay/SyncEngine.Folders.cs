@@ -183,7 +183,7 @@ public sealed partial class SyncEngine
         if (folder.Missing is { } missing)
         {
             var other = missing.Other();
-            if (folder.Pair?.CompletedUtc is not null)
+            if (folder.Pair?.CompletedUtc is not null && !_policy.OneWay)
                 return await GoneAsync(folder, missing, names, report, cancellationToken).ConfigureAwait(false);
 
             counts.FolderChange = $"created on {missing}";
@@ -200,7 +200,7 @@ public sealed partial class SyncEngine
         else if (!_options.DryRun)
         {
             // Subscriptions follow: a folder subscribed on one side is subscribed on the other.
-            foreach (var side in Both)
+            foreach (var side in Both.Where(s => _policy.Writable[s]))
             {
                 if (folder.Info(side.Other())!.Subscribed && !folder.Info(side)!.Subscribed)
                     await StoreAsync(side, $"subscribe {folder.Name(side)}", ct => _sides[side].EnsureFolderAsync(folder.Name(side), true, SpecialUse.None, ct), cancellationToken).ConfigureAwait(false);

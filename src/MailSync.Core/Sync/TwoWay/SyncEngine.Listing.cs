@@ -25,7 +25,7 @@ public sealed partial class SyncEngine
         foreach (var side in Both)
         {
             var name = pair.Name(side);
-            var status = await ReadAsync(side, $"select {name}", ct => _sides[side].OpenFolderAsync(name, !_options.DryRun, ct), cancellationToken).ConfigureAwait(false);
+            var status = await ReadAsync(side, $"select {name}", ct => _sides[side].OpenFolderAsync(name, !_options.DryRun && _policy.Writable[side], ct), cancellationToken).ConfigureAwait(false);
             var cursor = pair.Cursor(side);
             validityChanged[(int)side] = cursor.UidValidity != 0 && cursor.UidValidity != status.UidValidity;
             statuses[(int)side] = status;
@@ -59,7 +59,7 @@ public sealed partial class SyncEngine
             if (wanted.Count == 0)
                 continue;
             // The other side's folder is selected now on its own connection; this side's was re-selected by nobody since.
-            await ReadAsync(side, $"select {pair.Name(side)}", ct => _sides[side].OpenFolderAsync(pair.Name(side), !_options.DryRun, ct), cancellationToken).ConfigureAwait(false);
+            await ReadAsync(side, $"select {pair.Name(side)}", ct => _sides[side].OpenFolderAsync(pair.Name(side), !_options.DryRun && _policy.Writable[side], ct), cancellationToken).ConfigureAwait(false);
             var found = await ReadAsync(side, $"header blocks in {pair.Name(side)}", ct => _sides[side].FetchHeaderHashesAsync(wanted, ct), cancellationToken).ConfigureAwait(false);
             views[(int)side] = views[(int)side] with { HeaderHashes = found };
         }
@@ -67,7 +67,9 @@ public sealed partial class SyncEngine
         item.Status = new(statuses[0], statuses[1]);
         item.Views = new(views[0], views[1]);
         item.Rows = rows;
-        item.Plan = SyncPlanner.Plan(new(pair.NameA, pair.NameB), rows, item.Views.Value);
+        item.Plan = SyncPlanner.Plan(new(pair.NameA, pair.NameB), rows, item.Views.Value, _policy);
+        if (_policy.OneWay)
+            item.Report.AlreadyCopied = rows.Count(r => r.State == SyncState.Paired && r.UidA is not null && r.UidB is not null);
         item.Counts.MessagesA = statuses[0].Count;
         item.Counts.MessagesB = statuses[1].Count;
         item.Report.SourceMessages = statuses[0].Count;

@@ -84,7 +84,7 @@ public sealed partial class SyncEngine
         var namespaces = new Sides<NamespaceInfo>(_sides.A.Namespace, _sides.B.Namespace);
         // One rename at a time, each on fresh listings: a RENAME moves a whole subtree, and a
         // listing taken before it would show the folder it renamed as renamed back.
-        for (var renames = 0; !_options.DryRun && renames < 1000 && await RenameFoldersAsync(listed, namespaces, mapping, cancellationToken).ConfigureAwait(false); renames++)
+        for (var renames = 0; !_options.DryRun && !_policy.OneWay && renames < 1000 && await RenameFoldersAsync(listed, namespaces, mapping, cancellationToken).ConfigureAwait(false); renames++)
         {
             listed = new Sides<IReadOnlyList<FolderInfo>>(
                 await ReadAsync(Side.A, "list folders", ct => _sides.A.ListFoldersAsync(ct), cancellationToken).ConfigureAwait(false),
@@ -103,6 +103,11 @@ public sealed partial class SyncEngine
         foreach (var folder in folders)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            // One-way: a folder the read-only side lacks (only the written side has it, or the
+            // read-only side deleted it) is left alone; a folder the written side lacks is created
+            // there, even when an earlier run had synced it (the user deleted it there).
+            if (_policy.OneWay && Both.Any(s => !_policy.Writable[s] && folder.Info(s) is null))
+                continue;
             var report = new FolderResult { SourceFolder = folder.NameA, TargetFolder = folder.NameB, Sync = new SyncCounts() };
             if (folder.Pair is { } known && _renamed.TryGetValue(known.Id, out var rename))
                 report.Sync.FolderChange = rename;
@@ -145,7 +150,8 @@ public sealed partial class SyncEngine
             }
         }
 
-        var moves = SyncPlanner.FindMoves([.. work.Select(w => w.Plan!)]);
+        // One-way: a message moved on the read side is copied into its new folder, the old copy stays (migrate's behaviour).
+        var moves = _policy.OneWay ? [] : SyncPlanner.FindMoves([.. work.Select(w => w.Plan!)]);
         foreach (var item in work)
         {
             SyncPlanner.ApplyGuard(item.Plan!, item.Views!.Value, _policy, item.Folder.Path);
@@ -165,6 +171,7 @@ public sealed partial class SyncEngine
         {
             foreach (var item in work)
                 CountDryRun(item, moves);
+            AsMigrateReport();
             return;
         }
 
@@ -183,6 +190,20 @@ public sealed partial class SyncEngine
             }
 
             _observer.FolderFinished(_job, item.Report);
+        }
+
+        AsMigrateReport();
+    }
+
+    /// <summary>One-way (migrate on this engine): the folders are reported as migrate reports them, without the two-way counts.</summary>
+    private void AsMigrateReport()
+    {
+        if (!_policy.OneWay)
+            return;
+        lock (_result)
+        {
+            foreach (var folder in _result.Folders)
+                folder.Sync = null;
         }
     }
 
