@@ -16,6 +16,12 @@ internal static class EngineRun
         // Prototype switch: migrate scenarios on the two-way engine with the migrate policy.
         if (string.Equals(Environment.GetEnvironmentVariable("MAILSYNC_MIGRATE_ENGINE"), "sync", StringComparison.OrdinalIgnoreCase))
             return await SyncAsync(sourceServer, targetServer, ledgerPath, SyncPolicy.Migrate, options);
+        return await MigrateAsync(sourceServer, targetServer, ledgerPath, options);
+    }
+
+    /// <summary>One run of <see cref="MigrationEngine"/> itself, whatever the switch says.</summary>
+    public static async Task<JobResult> MigrateAsync(InMemoryServer sourceServer, InMemoryServer targetServer, string ledgerPath, MigrationOptions? options = null)
+    {
 
         var log = Serilog.Core.Logger.None;
         using var ledger = CheckpointLedger.Open(ledgerPath);

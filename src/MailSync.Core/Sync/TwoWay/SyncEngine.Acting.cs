@@ -179,7 +179,8 @@ public sealed partial class SyncEngine
     /// <summary>Advances the pair's cursors to what was listed before this run's writes, unless something is left for the next run.</summary>
     private void FinishPair(Work item)
     {
-        if (item.Incomplete || item.Report.Failed > 0)
+        // One-way: a failed copy is recorded and reported, and waits for --retry-failed, not for every run.
+        if (item.Incomplete || (item.Report.Failed > 0 && !_policy.OneWay))
             return;
         var pair = item.Pair;
         foreach (var side in Both)
@@ -431,6 +432,7 @@ public sealed partial class SyncEngine
             return [];
         var arrived = await _sides[to].FetchSummariesAsync(wanted.Min(r => r.UidNextBefore), cancellationToken).ConfigureAwait(false);
         var claimed = _ledger.LoadSyncRows(item.Pair.Id).Concat(done).Select(r => r.Uid(to)).Where(u => u is not null).Select(u => u!.Value).ToHashSet();
+        claimed.UnionWith(item.OthersClaim);
         var matched = ContentMatcher.Match(wanted, r => r.Key(to), arrived.Where(m => !claimed.Contains(m.Uid)), m => m.Size);
         return [.. matched.Select(m => m.Wanted.WithUid(to, m.Match.Uid) with { State = SyncState.Paired, Toward = null, Attempts = m.Wanted.Attempts + 1 })];
     }

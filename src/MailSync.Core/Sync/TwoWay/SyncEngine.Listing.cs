@@ -30,10 +30,20 @@ public sealed partial class SyncEngine
             validityChanged[(int)side] = cursor.UidValidity != 0 && cursor.UidValidity != status.UidValidity;
             statuses[(int)side] = status;
             views[(int)side] = await ListSideAsync(side, name, status, cursor, pair.CompletedUtc is not null && !validityChanged[(int)side], rows, cancellationToken).ConfigureAwait(false);
+            if (_policy.OneWay && _policy.Writable[side] && _options.JobsSharingTarget.Count > 0)
+            {
+                // Other jobs fill this folder too: their copies are not this job's, never paired with or settled onto.
+                item.OthersClaim = _ledger.ClaimedByJobs([.. _options.JobsSharingTarget.Where(j => j != _job)], name, status.UidValidity);
+                views[(int)side] = Without(views[(int)side], item.OthersClaim);
+            }
             if (validityChanged[(int)side])
                 _result.Warn(_log, _job, $"{name} on side {side}: UIDVALIDITY changed ({cursor.UidValidity} -> {status.UidValidity}); its messages are paired again by content, none copied again");
         }
 
+        // --retry-failed on a one-way job: only the messages whose copy failed are tried again.
+        var retry = _policy.OneWay && _options.RetryFailed
+            ? rows.Where(r => r.State == SyncState.Failed && r.UidA is not null).Select(r => r.UidA!.Value).ToHashSet()
+            : null;
         var resolution = SyncPlanner.Resolve(rows, new(views[0], views[1]), new(validityChanged[0], validityChanged[1]), _options.RetryFailed);
         item.Counts.Reconciled += resolution.Reconciled;
         item.Report.Reconciled += resolution.Reconciled;
@@ -68,6 +78,8 @@ public sealed partial class SyncEngine
         item.Views = new(views[0], views[1]);
         item.Rows = rows;
         item.Plan = SyncPlanner.Plan(new(pair.NameA, pair.NameB), rows, item.Views.Value, _policy);
+        if (retry is not null)
+            RetryOnly(item, retry, views[0]);
         if (_policy.OneWay)
             item.Report.AlreadyCopied = rows.Count(r => r.State == SyncState.Paired && r.UidA is not null && r.UidB is not null);
         item.Counts.MessagesA = statuses[0].Count;
@@ -119,6 +131,33 @@ public sealed partial class SyncEngine
             now[summary.Uid] = SideView.FlagsOf(summary);
         return new SideView(status.Count, present, now, summaries.ToDictionary(m => m.Uid));
     }
+
+    /// <summary>
+    /// A one-way <c>--retry-failed</c> pass: the plan keeps only the failed messages (appended
+    /// again, or paired by content if a copy is found now), nothing else is written or recorded,
+    /// and the pair's cursors stay where they were, so the next normal run still looks at it.
+    /// </summary>
+    private static void RetryOnly(Work item, HashSet<uint> retry, SideView a)
+    {
+        var plan = item.Plan!;
+        plan.Append.B.RemoveAll(m => !retry.Contains(m.Uid));
+        plan.NewPairs.RemoveAll(r => r.UidA is not { } uid || !retry.Contains(uid));
+        var kept = new HashSet<SyncRow>(plan.NewPairs, ReferenceEqualityComparer.Instance);
+        plan.Store.B.RemoveAll(s => !kept.Contains(s.Row));
+        plan.Store.A.Clear();
+        plan.Updated.Clear();
+        item.Report.Retried = retry.Count(a.Present.Contains);
+        item.Report.NoLongerOnSource = retry.Count(u => !a.Present.Contains(u));
+        item.Incomplete = true;
+    }
+
+    private static SideView Without(SideView view, HashSet<uint> uids)
+        => uids.Count == 0 ? view : view with
+        {
+            Present = view.Present.Where(u => !uids.Contains(u)).ToHashSet(),
+            FlagsNow = view.FlagsNow.Where(f => !uids.Contains(f.Key)).ToDictionary(),
+            Summaries = view.Summaries.Where(f => !uids.Contains(f.Key)).ToDictionary(),
+        };
 
     private static Dictionary<uint, MessageInfo> Merge(IReadOnlyDictionary<uint, MessageInfo> known, IEnumerable<MessageInfo> more)
     {

@@ -64,19 +64,33 @@ public sealed partial class SyncEngine
         public List<SyncRow> Rows { get; set; } = [];
         public PairPlan? Plan { get; set; }
 
+        /// <summary>UIDs of the written side's folder that other jobs filling it recorded (one-way only).</summary>
+        public HashSet<uint> OthersClaim { get; set; } = [];
+
         /// <summary>Something of this pair is left for the next run (held deletions, an unsettled move, a failure): its cursors are not advanced.</summary>
         public bool Incomplete { get; set; }
     }
 
     public async Task RunAsync(FolderMappingOptions mapping, CancellationToken cancellationToken)
     {
+        if (_policy.OneWay)
+        {
+            // Migrate on this engine: what MigrationEngine recorded for the job is carried forward first.
+            var adopted = _ledger.AdoptMigrateRows(_job);
+            if (adopted.Pairs > 0)
+                _log.Information("{Job}: {Pairs} folder pair(s) and {Rows} message row(s) of the migrate ledger carried into the side-indexed tables", _job, adopted.Pairs, adopted.Rows);
+            foreach (var pair in adopted.Left)
+                _result.Warn(_log, _job, $"{pair}: its migrate ledger rows could not be carried into the side-indexed tables (a folder shared with another pair); the folder is paired again by content");
+        }
+
         var listed = new Sides<IReadOnlyList<FolderInfo>>(
             await ReadAsync(Side.A, "list folders", ct => _sides.A.ListFoldersAsync(ct), cancellationToken).ConfigureAwait(false),
             await ReadAsync(Side.B, "list folders", ct => _sides.B.ListFoldersAsync(ct), cancellationToken).ConfigureAwait(false));
         _listed = listed;
         foreach (var side in Both)
         {
-            if (!_sides[side].Namespace.Personal)
+            // One-way: a read side without a personal namespace is an empty source, as in migrate.
+            if (!_sides[side].Namespace.Personal && _policy.Writable[side])
                 throw new StoreFailureException(new FailureClassification(FailureKind.Account,
                     $"{_job}: side {side} has no personal namespace (the server answers NAMESPACE NIL): it holds no mailbox, so nothing can be synced with it"));
         }
@@ -111,6 +125,16 @@ public sealed partial class SyncEngine
             var report = new FolderResult { SourceFolder = folder.NameA, TargetFolder = folder.NameB, Sync = new SyncCounts() };
             if (folder.Pair is { } known && _renamed.TryGetValue(known.Id, out var rename))
                 report.Sync.FolderChange = rename;
+            if (_policy.OneWay && _options.RetryFailed && (folder.Pair is not { } retried || _ledger.CountSyncRowsFailed(retried.Id) == 0))
+            {
+                // --retry-failed (migrate's semantics): a pair without a failed row is not even opened.
+                report.NothingToRetry = true;
+                lock (_result)
+                    _result.Folders.Add(report);
+                _observer.FolderFinished(_job, report);
+                continue;
+            }
+
             try
             {
                 if (await PrepareFolderAsync(folder, names, report, cancellationToken).ConfigureAwait(false) is { } pair)
