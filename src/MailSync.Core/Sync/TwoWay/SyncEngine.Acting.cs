@@ -124,7 +124,7 @@ public sealed partial class SyncEngine
             return;
         }
 
-        foreach (var side in Both)
+        foreach (var side in Both.Where(_ => !item.Selected))
             await ReadAsync(side, $"select {pair.Name(side)}", ct => _sides[side].OpenFolderAsync(pair.Name(side), _policy.Writable[side], ct), cancellationToken).ConfigureAwait(false);
 
         // Paired by content: recorded with nothing synced yet, so an interruption before the flag
@@ -329,7 +329,7 @@ public sealed partial class SyncEngine
                 var saved = _ledger.SaveSyncRows(intents.Concat(failures)).Take(intents.Count).ToList();
                 if (items.Count == 0)
                     continue;
-                var done = await AppendBatchAsync(item, to, items, saved, cancellationToken).ConfigureAwait(false);
+                var done = await AppendBatchAsync(item, to, items, saved, keywords, cancellationToken).ConfigureAwait(false);
                 _ledger.SaveSyncRows(done.Select(r => (pair.Id, r)));
                 var landed = done.Where(r => r.State == SyncState.Paired).ToList();
                 item.Counts.Appended(to, landed.Count);
@@ -358,7 +358,7 @@ public sealed partial class SyncEngine
     /// for what the failed attempt stored and appends only the rest. When the retries are spent the
     /// intents stay pending for the next run.
     /// </summary>
-    private async Task<List<SyncRow>> AppendBatchAsync(Work item, Side to, List<AppendItem> items, List<SyncRow> intents, CancellationToken cancellationToken)
+    private async Task<List<SyncRow>> AppendBatchAsync(Work item, Side to, List<AppendItem> items, List<SyncRow> intents, TargetKeywords keywords, CancellationToken cancellationToken)
     {
         var target = _sides[to];
         var name = item.Pair.Name(to);
@@ -382,6 +382,14 @@ public sealed partial class SyncEngine
                         var landed = found.Select(r => r.Id).ToHashSet();
                         sent = [.. sent.Where(i => !landed.Contains(intents[i].Id))];
                         _log.Information("{Job}: {Folder} on side {Side}: after the failure {Landed} of the batch had landed; appending {Rest}", _job, name, to, found.Count, sent.Count);
+                        // What is left goes one message at a time (as migrate does): a batch that cost
+                        // the connection may hold a message that makes the server drop it again (Cyrus
+                        // crashes on a MULTIAPPEND past its keyword limit); alone, it is refused instead.
+                        if (sent.Count > 1)
+                        {
+                            steps.InsertRange(0, sent.Skip(1).Select(i => new List<int> { i }));
+                            sent = [sent[0]];
+                        }
                     }
 
                     step = sent;
@@ -392,6 +400,22 @@ public sealed partial class SyncEngine
             {
                 _log.Debug("{Job}: batch refused by {Folder} ({Reason}); appending one by one", _job, name, refused.ServerText);
                 steps.InsertRange(0, step.Select(i => new List<int> { i }));
+                continue;
+            }
+            catch (TargetRefusedException noRoom) when (items[step[0]].Keywords.Count > 0 && TargetKeywords.IsKeywordLimit(noRoom.ServerText))
+            {
+                // The folder takes no more keywords (Cyrus: 100 per mailbox): the message goes again
+                // with those the folder holds already, the others named as dropped (as migrate does).
+                keywords.Full();
+                var i = step[0];
+                var (send, dropped) = keywords.Filter(items[i].Keywords);
+                if (send.Count == items[i].Keywords.Count)
+                    (send, dropped) = ([], [.. items[i].Keywords]);
+                _log.Information("{Job}: {Folder} on side {Side} takes no more keywords ({Reason}); appending without {Dropped}", _job, name, to, noRoom.ServerText, string.Join(' ', dropped));
+                item.Report.NoteDroppedKeywords(dropped);
+                items[i] = items[i] with { Keywords = send };
+                intents[i] = intents[i].WithFlags(to, FlagText.Format(items[i].Flags, send));
+                steps.Insert(0, step);
                 continue;
             }
             catch (TargetRefusedException refused)

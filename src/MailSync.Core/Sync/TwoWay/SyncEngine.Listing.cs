@@ -41,9 +41,18 @@ public sealed partial class SyncEngine
         }
 
         // --retry-failed on a one-way job: only the messages whose copy failed are tried again.
+        // A failure whose message the source no longer has keeps its row and is reported (migrate's rule).
         var retry = _policy.OneWay && _options.RetryFailed
             ? rows.Where(r => r.State == SyncState.Failed && r.UidA is not null).Select(r => r.UidA!.Value).ToHashSet()
             : null;
+        List<SyncRow> goneFailed = [];
+        if (retry is not null)
+        {
+            goneFailed = [.. rows.Where(r => r.State == SyncState.Failed && r.UidA is { } uid && !views[0].Present.Contains(uid))];
+            rows = [.. rows.Except(goneFailed)];
+            retry.ExceptWith(goneFailed.Select(r => r.UidA!.Value));
+        }
+
         var resolution = SyncPlanner.Resolve(rows, new(views[0], views[1]), new(validityChanged[0], validityChanged[1]), _options.RetryFailed);
         item.Counts.Reconciled += resolution.Reconciled;
         item.Report.Reconciled += resolution.Reconciled;
@@ -79,7 +88,7 @@ public sealed partial class SyncEngine
         item.Rows = rows;
         item.Plan = SyncPlanner.Plan(new(pair.NameA, pair.NameB), rows, item.Views.Value, _policy);
         if (retry is not null)
-            RetryOnly(item, retry, views[0]);
+            RetryOnly(item, retry, goneFailed);
         if (_policy.OneWay)
             item.Report.AlreadyCopied = rows.Count(r => r.State == SyncState.Paired && r.UidA is not null && r.UidB is not null);
         item.Counts.MessagesA = statuses[0].Count;
@@ -137,7 +146,7 @@ public sealed partial class SyncEngine
     /// again, or paired by content if a copy is found now), nothing else is written or recorded,
     /// and the pair's cursors stay where they were, so the next normal run still looks at it.
     /// </summary>
-    private static void RetryOnly(Work item, HashSet<uint> retry, SideView a)
+    private void RetryOnly(Work item, HashSet<uint> retry, List<SyncRow> goneFailed)
     {
         var plan = item.Plan!;
         plan.Append.B.RemoveAll(m => !retry.Contains(m.Uid));
@@ -146,8 +155,15 @@ public sealed partial class SyncEngine
         plan.Store.B.RemoveAll(s => !kept.Contains(s.Row));
         plan.Store.A.Clear();
         plan.Updated.Clear();
-        item.Report.Retried = retry.Count(a.Present.Contains);
-        item.Report.NoLongerOnSource = retry.Count(u => !a.Present.Contains(u));
+        item.Report.Retried = retry.Count;
+        item.Report.NoLongerOnSource = goneFailed.Count;
+        item.Report.Failed += goneFailed.Count;
+        lock (_result)
+        {
+            _result.Failures.AddRange(goneFailed.Select(row => new MessageFailure(item.Pair.NameA, row.UidA ?? 0, row.MessageId, row.SizeA,
+                $"no longer on the source, so not retried (it had failed: {row.LastError})")));
+        }
+
         item.Incomplete = true;
     }
 

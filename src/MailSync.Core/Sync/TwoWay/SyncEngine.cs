@@ -64,6 +64,9 @@ public sealed partial class SyncEngine
         public List<SyncRow> Rows { get; set; } = [];
         public PairPlan? Plan { get; set; }
 
+        /// <summary>Both folders are still selected from the listing (one-way runs act on a pair right after listing it).</summary>
+        public bool Selected { get; set; }
+
         /// <summary>UIDs of the written side's folder that other jobs filling it recorded (one-way only).</summary>
         public HashSet<uint> OthersClaim { get; set; } = [];
 
@@ -160,6 +163,12 @@ public sealed partial class SyncEngine
             }
         }
 
+        if (_policy.OneWay)
+        {
+            await OneWayAsync(work, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         // List every changed pair first: a move shows as a message gone from one pair and new in another.
         foreach (var item in work.ToList())
         {
@@ -211,6 +220,37 @@ public sealed partial class SyncEngine
             catch (StoreFailureException ex) when (ex.Kind is FailureKind.Folder)
             {
                 _result.SkipFolder(_log, _job, item.Report, "<->", ex.Message);
+            }
+
+            _observer.FolderFinished(_job, item.Report);
+        }
+
+        AsMigrateReport();
+    }
+
+    /// <summary>
+    /// One-way: no move is looked for across pairs and no deletion guarded, so each pair is listed
+    /// and acted on in turn, and each folder selected once per side (migrate's round trips).
+    /// </summary>
+    private async Task OneWayAsync(List<Work> work, CancellationToken cancellationToken)
+    {
+        foreach (var item in work)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            try
+            {
+                await ListPairAsync(item, cancellationToken).ConfigureAwait(false);
+                if (_options.DryRun)
+                    CountDryRun(item, []);
+                else
+                {
+                    item.Selected = true;
+                    await ExecuteAsync(item, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (StoreFailureException ex) when (ex.Kind is FailureKind.Folder or FailureKind.Message)
+            {
+                _result.SkipFolder(_log, _job, item.Report, "->", ex.Message);
             }
 
             _observer.FolderFinished(_job, item.Report);
