@@ -263,12 +263,34 @@ public sealed partial class SyncEngine
             if (!groups.TryGetValue(key, out var group))
                 groups[key] = group = (effective, [], []);
             group.Uids.Add(row.Uid(side)!.Value);
+            group.Ids.Add(row.Id);
         }
 
-        foreach (var (change, uids, _) in groups.Values)
+        foreach (var (change, uids, ids) in groups.Values)
         {
-            await StoreAsync(side, $"store flags on {uids.Count} messages in {name}", ct => _sides[side].StoreFlagsAsync(uids, change, ct), cancellationToken).ConfigureAwait(false);
-            keywords.Held(change.AddKeywords);
+            try
+            {
+                await StoreAsync(side, $"store flags on {uids.Count} messages in {name}", ct => _sides[side].StoreFlagsAsync(uids, change, ct), cancellationToken).ConfigureAwait(false);
+                keywords.Held(change.AddKeywords);
+            }
+            catch (StoreFailureException full) when (change.AddKeywords.Count > 0 && TargetKeywords.IsKeywordLimit(full.Message))
+            {
+                // The folder takes no more keywords (Cyrus): the same change without the ones it does not hold (as migrate does).
+                keywords.Full();
+                var (send, dropped) = keywords.Filter(change.AddKeywords);
+                item.Report.NoteDroppedKeywords(dropped, uids.Count);
+                foreach (var id in ids)
+                {
+                    var current = updated[id];
+                    var (flags, kept) = FlagText.Parse(current.Flags(side));
+                    updated[id] = current.WithFlags(side, FlagText.Format(flags, kept.Where(k => !dropped.Contains(k, StringComparer.OrdinalIgnoreCase))));
+                }
+
+                var rest = change with { AddKeywords = send };
+                if (!rest.IsEmpty)
+                    await StoreAsync(side, $"store flags on {uids.Count} messages in {name}", ct => _sides[side].StoreFlagsAsync(uids, rest, ct), cancellationToken).ConfigureAwait(false);
+            }
+
             item.Counts.FlagsChanged(side, uids.Count);
             item.Report.FlagsUpdated += uids.Count;
         }
