@@ -332,6 +332,9 @@ public sealed partial class SyncEngine
                 {
                     var origin = new SyncRow(0, null, null, SyncState.Pending, to, message.MessageId, message.InternalDate.ToUnixTimeSeconds(), 0, 0, "", "", uidNext)
                         .WithUid(from, message.Uid).WithSize(from, message.Size).WithFlags(from, SideView.FlagsOf(message));
+                    // A retried failure's intent carries its attempts and last error on (migrate's ledger rule).
+                    if (item.Retrying.TryGetValue(message.Uid, out var earlier))
+                        origin = origin with { Attempts = earlier.Attempts, LastError = earlier.LastError };
                     var failure = TargetWriter.Prepare(spools.GetValueOrDefault(message.Uid), target.TakesBinary, out var mime, out var binary, out var notCrlf);
                     if (failure is not null)
                     {
@@ -424,6 +427,14 @@ public sealed partial class SyncEngine
                 steps.InsertRange(0, step.Select(i => new List<int> { i }));
                 continue;
             }
+            catch (StoreFailureException full) when (full.Kind == FailureKind.Account && step.Count > 1 && target.IsConnected)
+            {
+                // A full quota refuses the whole MULTIAPPEND although some of it may still fit: what
+                // fits goes one by one; the message that does not fit stops the account (as migrate does).
+                _log.Debug("{Job}: batch refused by {Folder} ({Reason}); appending one by one", _job, name, full.Message);
+                steps.InsertRange(0, step.Select(i => new List<int> { i }));
+                continue;
+            }
             catch (TargetRefusedException noRoom) when (items[step[0]].Keywords.Count > 0 && TargetKeywords.IsKeywordLimit(noRoom.ServerText))
             {
                 // The folder takes no more keywords (Cyrus: 100 per mailbox): the message goes again
@@ -443,7 +454,7 @@ public sealed partial class SyncEngine
             catch (TargetRefusedException refused)
             {
                 var i = step[0];
-                var reason = $"refused by side {to}: {refused.ServerText}" + (items[i].NotCrlf ? " (the message has a bare LF or no final line break, kept as the other side served it)" : "");
+                var reason = $"refused by {(_policy.OneWay ? "the target" : $"side {to}")}: {refused.ServerText}" + (items[i].NotCrlf ? " (the message has a bare LF or no final line break, kept as the other side served it)" : "");
                 done.Add(intents[i] with { State = SyncState.Failed, LastError = reason, Attempts = intents[i].Attempts + 1 });
                 ReportFailure(item, intents[i], reason, to.Other());
                 continue;

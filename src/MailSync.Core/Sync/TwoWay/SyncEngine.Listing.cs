@@ -51,6 +51,8 @@ public sealed partial class SyncEngine
             goneFailed = [.. rows.Where(r => r.State == SyncState.Failed && r.UidA is { } uid && !views[0].Present.Contains(uid))];
             rows = [.. rows.Except(goneFailed)];
             retry.ExceptWith(goneFailed.Select(r => r.UidA!.Value));
+            foreach (var row in rows.Where(r => r.State == SyncState.Failed && r.UidA is not null))
+                item.Retrying[row.UidA!.Value] = row;
         }
 
         var resolution = SyncPlanner.Resolve(rows, new(views[0], views[1]), new(validityChanged[0], validityChanged[1]), _options.RetryFailed);

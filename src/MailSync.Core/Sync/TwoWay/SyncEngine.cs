@@ -64,6 +64,9 @@ public sealed partial class SyncEngine
         public List<SyncRow> Rows { get; set; } = [];
         public PairPlan? Plan { get; set; }
 
+        /// <summary>--retry-failed on a one-way job: the failed rows being tried again, by the read side's UID.</summary>
+        public Dictionary<uint, SyncRow> Retrying { get; } = [];
+
         /// <summary>Both folders are still selected from the listing (one-way runs act on a pair right after listing it).</summary>
         public bool Selected { get; set; }
 
@@ -278,7 +281,7 @@ public sealed partial class SyncEngine
         var from = origin ?? row.Toward?.Other() ?? Side.A;
         item.Report.Failed++;
         lock (_result)
-            _result.Failures.Add(new MessageFailure(item.Pair.Name(from), row.Uid(from) ?? 0, row.MessageId, row.Size(from), $"side {from.Other()}: {reason}"));
+            _result.Failures.Add(new MessageFailure(item.Pair.Name(from), row.Uid(from) ?? 0, row.MessageId, row.Size(from), _policy.OneWay ? reason : $"side {from.Other()}: {reason}"));
         _log.Warning("{Job}: {Folder} on side {Side} UID {Uid} not copied: {Reason}", _job, item.Pair.Name(from), from, row.Uid(from), reason);
     }
 
