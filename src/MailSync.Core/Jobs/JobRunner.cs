@@ -104,7 +104,11 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer, CircuitS
                     : SyncPolicy.Migrate;
                 var mapping = new FolderMappingOptions(job.Include, job.Exclude, job.Renames, job.TargetPrefix);
                 await new SyncEngine(job.Name, sideA, target, ledger, options, policy, result, sourcePipelines, targetPipelines, observer, log)
-                    .RunAsync(mapping, cancellationToken).ConfigureAwait(false);
+                {
+                    // Migrate on the two-way engine keeps migrate's parallel connection pairs.
+                    MaxConnectionPairs = policy.OneWay ? Math.Min(sourceAccount.MaxConnections, targetAccount.MaxConnections) : 1,
+                    OpenConnectionPairAsync = policy.OneWay ? ct => OpenSyncPairAsync(sourceAccount, targetAccount, options, ct) : null,
+                }.RunAsync(mapping, cancellationToken).ConfigureAwait(false);
             }
             else
             {
@@ -212,6 +216,13 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer, CircuitS
             await target.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    private static async Task<(ISyncSide, ISyncSide)> OpenSyncPairAsync(
+        AccountConfig sourceAccount, AccountConfig targetAccount, MigrationOptions options, CancellationToken cancellationToken)
+    {
+        var (source, target) = await OpenConnectionPairAsync(sourceAccount, targetAccount, options, cancellationToken).ConfigureAwait(false);
+        return ((ISyncSide)source, (ISyncSide)target);
     }
 
     /// <summary>An account's pipelines, built once per run and shared by all its jobs.</summary>

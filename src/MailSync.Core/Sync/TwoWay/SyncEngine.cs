@@ -46,9 +46,15 @@ public sealed partial class SyncEngine
         _result = result;
         _pipelines = new(pipelinesA, pipelinesB);
         _retry = new(StoreRetry.For(a, $"{job}: side A", pipelinesA, result, log), StoreRetry.For(b, $"{job}: side B", pipelinesB, result, log));
-        _observer = observer;
+        _observer = observer is SynchronizedObserver ? observer : new SynchronizedObserver(observer);
         _log = log;
     }
+
+    /// <summary>One-way jobs: how many connection pairs may work at once (migrate's <c>maxConnections</c>, the smaller of the two accounts').</summary>
+    public int MaxConnectionPairs { get; init; } = 1;
+
+    /// <summary>One-way jobs: opens one more connection to each side for another worker; null keeps one pair.</summary>
+    public Func<CancellationToken, Task<(ISyncSide A, ISyncSide B)>>? OpenConnectionPairAsync { get; init; }
 
     private static readonly Side[] Both = [Side.A, Side.B];
 
@@ -237,8 +243,110 @@ public sealed partial class SyncEngine
     /// </summary>
     private async Task OneWayAsync(List<Work> work, CancellationToken cancellationToken)
     {
+        // Migrate's scheduler: up to MaxConnectionPairs workers, biggest folders first, each worker
+        // on a connection pair of its own (the first on the job's); a pair that cannot be opened
+        // only means fewer workers; a failure that stops the job stops every worker.
+        var read = _policy.Writable.A ? Side.B : Side.A;
+        var queue = new Queue<Work>(work.OrderByDescending(w => w.Folder.Info(read)?.Counters?.Count ?? 0));
+        var workers = OpenConnectionPairAsync is null ? 1 : Math.Clamp(Math.Min(Math.Min(MaxConnectionPairs, work.Count), PairsWorthOpening(work, read)), 1, 32);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var extra = new List<IAsyncDisposable>();
+        var tasks = new List<Task>();
+        for (var i = 0; i < workers; i++)
+        {
+            var index = i;
+            tasks.Add(Task.Run(async () =>
+            {
+                try
+                {
+                    var engine = index == 0 ? this : await OpenWorkerAsync(index, extra, stop.Token).ConfigureAwait(false);
+                    if (engine is not null)
+                        await engine.DrainAsync(queue, stop.Token).ConfigureAwait(false);
+                }
+                catch
+                {
+                    await stop.CancelAsync().ConfigureAwait(false);
+                    throw;
+                }
+            }, CancellationToken.None));
+        }
+
+        try
+        {
+            await Task.WhenAll(tasks).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Report the failure that stopped the job, not a sibling's cancellation because of it.
+            var failures = tasks.Where(t => t.IsFaulted).SelectMany(t => t.Exception!.InnerExceptions).ToList();
+            var cause = failures.FirstOrDefault(e => e is not OperationCanceledException) ?? failures.FirstOrDefault();
+            cancellationToken.ThrowIfCancellationRequested();
+            if (cause is not null)
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(cause);
+            throw;
+        }
+        finally
+        {
+            foreach (var side in extra)
+                await side.DisposeAsync().ConfigureAwait(false);
+        }
+
+        AsMigrateReport();
+    }
+
+    /// <summary>
+    /// Two logins cost about as much as copying a few dozen messages, so a run with little to do
+    /// stays on one pair: the estimate is the read side's messages past the recorded UIDNEXT (all
+    /// of them for a pair never completed); without STATUS every folder counts as big.
+    /// </summary>
+    private int PairsWorthOpening(List<Work> work, Side read)
+    {
+        long estimate = 0;
         foreach (var item in work)
         {
+            if (item.Folder.Info(read)?.Counters is not { } counters)
+                return int.MaxValue;
+            var cursor = item.Pair.Cursor(read);
+            estimate += item.Pair.CompletedUtc is null || cursor.UidValidity != counters.UidValidity
+                ? counters.Count
+                : Math.Max(0, (long)counters.UidNext - cursor.UidNext);
+        }
+
+        return (int)Math.Min(int.MaxValue, 1 + (estimate / Math.Max(1, _options.MessagesPerConnectionPair)));
+    }
+
+    private async Task<SyncEngine?> OpenWorkerAsync(int index, List<IAsyncDisposable> opened, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var (a, b) = await OpenConnectionPairAsync!(cancellationToken).ConfigureAwait(false);
+            lock (opened)
+            {
+                opened.Add(a);
+                opened.Add(b);
+            }
+
+            return new SyncEngine(_job, a, b, _ledger, _options, _policy, _result, _pipelines.A, _pipelines.B, _observer, _log);
+        }
+        catch (Exception ex) when (ex is StoreFailureException or StoreConnectException)
+        {
+            _log.Warning("{Job}: connection pair {Index} could not be opened ({Reason}); going on with fewer", _job, index + 1, ex.Message);
+            return null;
+        }
+    }
+
+    /// <summary>One worker: takes pairs off the queue, lists each and acts on it right away.</summary>
+    private async Task DrainAsync(Queue<Work> queue, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Work item;
+            lock (queue)
+            {
+                if (!queue.TryDequeue(out item!))
+                    return;
+            }
+
             cancellationToken.ThrowIfCancellationRequested();
             try
             {
@@ -258,8 +366,6 @@ public sealed partial class SyncEngine
 
             _observer.FolderFinished(_job, item.Report);
         }
-
-        AsMigrateReport();
     }
 
     /// <summary>One-way (migrate on this engine): the folders are reported as migrate reports them, without the two-way counts.</summary>
