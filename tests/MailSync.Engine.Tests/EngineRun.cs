@@ -20,7 +20,8 @@ internal static class EngineRun
     }
 
     /// <summary>One run of <see cref="MigrationEngine"/> itself, whatever the switch says.</summary>
-    public static async Task<JobResult> MigrateAsync(InMemoryServer sourceServer, InMemoryServer targetServer, string ledgerPath, MigrationOptions? options = null)
+    public static async Task<JobResult> MigrateAsync(
+        InMemoryServer sourceServer, InMemoryServer targetServer, string ledgerPath, MigrationOptions? options = null, FolderMappingOptions? mapping = null)
     {
 
         var log = Serilog.Core.Logger.None;
@@ -32,7 +33,7 @@ internal static class EngineRun
         await target.ConnectAsync(CancellationToken.None);
         var result = new JobResult { Job = "job" };
         await new MigrationEngine("job", source, target, ledger, options ?? new MigrationOptions(), result, pipelines, pipelines, NullMigrationObserver.Instance, log)
-            .RunAsync(FolderMappingOptions.Default, CancellationToken.None);
+            .RunAsync(mapping ?? FolderMappingOptions.Default, CancellationToken.None);
         return result;
     }
 

@@ -107,6 +107,34 @@ public sealed class MigrateOnSyncEngineTests
         }
     }
 
+    /// <summary>
+    /// Known gap (why the default engine is not flipped): migrate merges several source folders
+    /// into one target folder (a rename onto the same name, two folders of one role), while the
+    /// side-indexed pairs are one to one (<c>UNIQUE(job, name_b)</c>), so the two-way engine syncs
+    /// only the first and warns about the other. No test of the migrate suite covers a merge.
+    /// </summary>
+    [Fact(Skip = "known gap of the migrate policy: many-to-one folder merges need sync_pairs to allow several pairs per B folder (schema v4)")]
+    public async Task Two_source_folders_renamed_onto_one_target_folder_are_merged_as_migrate_merges_them()
+    {
+        var mapping = new MailSync.Core.Mapping.FolderMappingOptions([], [], new Dictionary<string, string> { ["Older"] = "Old" }, null);
+        async Task<List<string>> RunAsync(Func<InMemoryServer, InMemoryServer, string, Task> run)
+        {
+            var faults = new Faults();
+            var source = new InMemoryServer("source", faults);
+            var target = new InMemoryServer("target", faults);
+            source.Add("Old").Append(Seeds.Message(1), MessageFlags.Seen, [], Seeds.Start);
+            source.Add("Older").Append(Seeds.Message(2), MessageFlags.None, [], Seeds.Start.AddDays(1));
+            using var ledger = new EngineRun.TempLedger();
+            await run(source, target, ledger.Path);
+            return target.Snapshot();
+        }
+
+        var reference = await RunAsync((s, t, l) => EngineRun.MigrateAsync(s, t, l, mapping: mapping));
+        var policy = await RunAsync((s, t, l) => EngineRun.SyncAsync(s, t, l, SyncPolicy.Migrate, mapping: mapping));
+        Assert.Equal(2, reference.Count(l => l.StartsWith("Old|", StringComparison.Ordinal)));
+        Assert.Equal(reference, policy);
+    }
+
     private static async Task<(List<string> Target, int SideEffects)> StoppedThenResumedAsync(int crashBefore, int crashAfter)
     {
         var faults = new Faults();

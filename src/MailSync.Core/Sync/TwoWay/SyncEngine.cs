@@ -352,7 +352,11 @@ public sealed partial class SyncEngine
             {
                 await ListPairAsync(item, cancellationToken).ConfigureAwait(false);
                 if (_options.DryRun)
+                {
+                    // As migrate's dry run: the observer hears what would be copied.
                     CountDryRun(item, []);
+                    _observer.FolderStarted(_job, item.Pair.NameA, item.Pair.NameB, item.Plan!.Append.B.Count, item.Plan.Append.B.Sum(m => m.Size));
+                }
                 else
                 {
                     item.Selected = true;
