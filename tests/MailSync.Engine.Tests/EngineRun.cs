@@ -13,6 +13,17 @@ internal static class EngineRun
     /// <summary>One run with the ledger at <paramref name="ledgerPath"/> opened afresh (as a new process would); returns its result.</summary>
     public static async Task<JobResult> RunAsync(InMemoryServer sourceServer, InMemoryServer targetServer, string ledgerPath, MigrationOptions? options = null)
     {
+        // Prototype switch: migrate scenarios on the two-way engine with the migrate policy.
+        if (string.Equals(Environment.GetEnvironmentVariable("MAILSYNC_MIGRATE_ENGINE"), "sync", StringComparison.OrdinalIgnoreCase))
+            return await SyncAsync(sourceServer, targetServer, ledgerPath, SyncPolicy.Migrate, options);
+        return await MigrateAsync(sourceServer, targetServer, ledgerPath, options);
+    }
+
+    /// <summary>One run of <see cref="MigrationEngine"/> itself, whatever the switch says.</summary>
+    public static async Task<JobResult> MigrateAsync(
+        InMemoryServer sourceServer, InMemoryServer targetServer, string ledgerPath, MigrationOptions? options = null, FolderMappingOptions? mapping = null)
+    {
+
         var log = Serilog.Core.Logger.None;
         using var ledger = CheckpointLedger.Open(ledgerPath);
         var pipelines = new AccountPipelines("memory", 0, TimeSpan.Zero, new ServerCircuits(log).For("memory", 1), log);
@@ -22,7 +33,7 @@ internal static class EngineRun
         await target.ConnectAsync(CancellationToken.None);
         var result = new JobResult { Job = "job" };
         await new MigrationEngine("job", source, target, ledger, options ?? new MigrationOptions(), result, pipelines, pipelines, NullMigrationObserver.Instance, log)
-            .RunAsync(FolderMappingOptions.Default, CancellationToken.None);
+            .RunAsync(mapping ?? FolderMappingOptions.Default, CancellationToken.None);
         return result;
     }
 

@@ -117,13 +117,14 @@ public sealed partial class CheckpointLedger
         return true;
     });
 
-    public List<SyncRow> LoadSyncRows(long pairId) => Guarded(() =>
+    /// <summary>A pair's rows, or only those in <paramref name="state"/>.</summary>
+    public List<SyncRow> LoadSyncRows(long pairId, SyncState? state = null) => Guarded(() =>
     {
         var result = new List<SyncRow>();
         using var cmd = Command("""
             SELECT id, uid_a, uid_b, state, toward, message_id, internal_date, size_a, size_b, flags_a, flags_b, uidnext_before, attempts, last_error
-            FROM sync_messages WHERE pair_id = $p ORDER BY id;
-            """, null, ("$p", pairId));
+            FROM sync_messages WHERE pair_id = $p AND ($s IS NULL OR state = $s) ORDER BY id;
+            """, null, ("$p", pairId), ("$s", state?.ToString().ToLowerInvariant()));
         using var r = cmd.ExecuteReader();
         while (r.Read())
         {

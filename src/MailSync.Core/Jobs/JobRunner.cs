@@ -55,6 +55,14 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer, CircuitS
         return results;
     }
 
+    /// <summary>
+    /// Prototype switch (branch migrate-on-sync-engine): with MAILSYNC_MIGRATE_ENGINE=sync in the
+    /// environment, IMAP-to-IMAP migrate jobs run on <see cref="SyncEngine"/> with
+    /// <see cref="SyncPolicy.Migrate"/> instead of <see cref="MigrationEngine"/>.
+    /// </summary>
+    internal static bool MigrateOnSyncEngine
+        => string.Equals(Environment.GetEnvironmentVariable("MAILSYNC_MIGRATE_ENGINE"), "sync", StringComparison.OrdinalIgnoreCase);
+
     private async Task<JobResult> RunJobAsync(MailSyncConfig config, JobConfig job, CheckpointLedger ledger, MigrationOptions options, CancellationToken cancellationToken)
     {
         var result = new JobResult { Job = job.Name, DryRun = options.DryRun, RetryFailed = options.RetryFailed };
@@ -84,17 +92,23 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer, CircuitS
                 var engine = new Pop3MigrationEngine(job.Name, mailbox, target, ledger, options, settings, result, sourcePipelines, targetPipelines, observer, log);
                 await engine.RunAsync(cancellationToken).ConfigureAwait(false);
             }
-            else if (job.Mode == JobMode.Sync)
+            else if (job.Mode == JobMode.Sync || MigrateOnSyncEngine)
             {
                 await using var sideA = new ImapStore(ToEndpoint(sourceAccount)) { SpoolToDiskAbove = options.SpoolToDiskAbove };
                 log.Information("{Job}: two-way sync of {A} (side A) and {B} (side B)", job.Name, sideA.Endpoint, target.Endpoint);
                 await Task.WhenAll(
                     ConnectAsync($"{job.Name}: side A", sourcePipelines, sideA.ConnectAsync, result, cancellationToken),
                     ConnectAsync($"{job.Name}: side B", targetPipelines, target.ConnectAsync, result, cancellationToken)).ConfigureAwait(false);
-                var policy = new SyncPolicy { Deletions = job.Deletions, Guard = job.DeletionGuard, AllowDeletions = options.AllowDeletions };
+                var policy = job.Mode == JobMode.Sync
+                    ? new SyncPolicy { Deletions = job.Deletions, Guard = job.DeletionGuard, AllowDeletions = options.AllowDeletions }
+                    : SyncPolicy.Migrate;
                 var mapping = new FolderMappingOptions(job.Include, job.Exclude, job.Renames, job.TargetPrefix);
                 await new SyncEngine(job.Name, sideA, target, ledger, options, policy, result, sourcePipelines, targetPipelines, observer, log)
-                    .RunAsync(mapping, cancellationToken).ConfigureAwait(false);
+                {
+                    // Migrate on the two-way engine keeps migrate's parallel connection pairs.
+                    MaxConnectionPairs = policy.OneWay ? Math.Min(sourceAccount.MaxConnections, targetAccount.MaxConnections) : 1,
+                    OpenConnectionPairAsync = policy.OneWay ? ct => OpenSyncPairAsync(sourceAccount, targetAccount, options, ct) : null,
+                }.RunAsync(mapping, cancellationToken).ConfigureAwait(false);
             }
             else
             {
@@ -202,6 +216,13 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer, CircuitS
             await target.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    private static async Task<(ISyncSide, ISyncSide)> OpenSyncPairAsync(
+        AccountConfig sourceAccount, AccountConfig targetAccount, MigrationOptions options, CancellationToken cancellationToken)
+    {
+        var (source, target) = await OpenConnectionPairAsync(sourceAccount, targetAccount, options, cancellationToken).ConfigureAwait(false);
+        return ((ISyncSide)source, (ISyncSide)target);
     }
 
     /// <summary>An account's pipelines, built once per run and shared by all its jobs.</summary>

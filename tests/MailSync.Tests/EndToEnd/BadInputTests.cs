@@ -271,7 +271,7 @@ public sealed class BadInputTests(DovecotFixture fixture)
         using var connection = new SqliteConnection($"Data Source={job.StatePath};Mode=ReadOnly;Pooling=False");
         connection.Open();
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT (SELECT count(*) FROM folder_pairs) + (SELECT count(*) FROM messages);";
+        command.CommandText = "SELECT (SELECT count(*) FROM folder_pairs) + (SELECT count(*) FROM messages) + (SELECT count(*) FROM sync_pairs) + (SELECT count(*) FROM sync_messages);";
         Assert.Equal(0L, (long)command.ExecuteScalar()!);
     }
 

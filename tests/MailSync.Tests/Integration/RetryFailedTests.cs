@@ -238,7 +238,11 @@ public sealed class RetryFailedTests(DovecotFixture fixture)
 
     private sealed record LedgerRow(string Folder, uint Uid, string? Key, string State, int Attempts, string? LastError);
 
-    /// <summary>Every message row of the ledger, read with SQL as an operator would.</summary>
+    /// <summary>
+    /// Every message row of the ledger, read with SQL as an operator would: migrate's rows, and
+    /// those a migrate job keeps in the side-indexed tables when it runs on the two-way engine
+    /// (side A is the source; paired reads as copied).
+    /// </summary>
     private static List<LedgerRow> Rows(string ledger)
     {
         using var connection = new SqliteConnection($"Data Source={ledger};Mode=ReadOnly;Pooling=False");
@@ -246,7 +250,11 @@ public sealed class RetryFailedTests(DovecotFixture fixture)
         using var cmd = connection.CreateCommand();
         cmd.CommandText = """
             SELECT p.source_folder, m.source_uid, m.source_key, m.state, m.attempts, m.last_error
-            FROM messages m JOIN folder_pairs p ON p.id = m.pair_id ORDER BY p.source_folder, m.source_uid;
+            FROM messages m JOIN folder_pairs p ON p.id = m.pair_id
+            UNION ALL
+            SELECT p.name_a, m.uid_a, NULL, CASE m.state WHEN 'paired' THEN 'copied' ELSE m.state END, m.attempts, m.last_error
+            FROM sync_messages m JOIN sync_pairs p ON p.id = m.pair_id WHERE m.uid_a IS NOT NULL
+            ORDER BY 1, 2;
             """;
         using var r = cmd.ExecuteReader();
         var rows = new List<LedgerRow>();

@@ -98,7 +98,11 @@ public static class LedgerProgress
         using var connection = new SqliteConnection($"Data Source={ledger};Mode=ReadOnly;Pooling=False");
         connection.Open();
         using var cmd = connection.CreateCommand();
-        cmd.CommandText = "SELECT coalesce(sum(state = 'copied'), 0), coalesce(sum(state = 'pending'), 0) FROM messages;";
+        // Both layouts: a migrate job on the two-way engine keeps its rows in sync_messages (copied = paired).
+        cmd.CommandText = """
+            SELECT coalesce(sum(state IN ('copied', 'paired')), 0), coalesce(sum(state = 'pending'), 0)
+            FROM (SELECT state FROM messages UNION ALL SELECT state FROM sync_messages);
+            """;
         using var r = cmd.ExecuteReader();
         r.Read();
         return (r.GetInt64(0), r.GetInt64(1));

@@ -124,8 +124,8 @@ public sealed partial class SyncEngine
             return;
         }
 
-        foreach (var side in Both)
-            await ReadAsync(side, $"select {pair.Name(side)}", ct => _sides[side].OpenFolderAsync(pair.Name(side), true, ct), cancellationToken).ConfigureAwait(false);
+        foreach (var side in Both.Where(_ => !item.Selected))
+            await ReadAsync(side, $"select {pair.Name(side)}", ct => _sides[side].OpenFolderAsync(pair.Name(side), _policy.Writable[side], ct), cancellationToken).ConfigureAwait(false);
 
         // Paired by content: recorded with nothing synced yet, so an interruption before the flag
         // stores below merges the same way again instead of reading the missing flags as removed.
@@ -183,7 +183,8 @@ public sealed partial class SyncEngine
     /// <summary>Advances the pair's cursors to what was listed before this run's writes, unless something is left for the next run.</summary>
     private void FinishPair(Work item)
     {
-        if (item.Incomplete || item.Report.Failed > 0)
+        // One-way: a failed copy is recorded and reported, and waits for --retry-failed, not for every run.
+        if (item.Incomplete || (item.Report.Failed > 0 && !_policy.OneWay))
             return;
         var pair = item.Pair;
         foreach (var side in Both)
@@ -269,12 +270,34 @@ public sealed partial class SyncEngine
             if (!groups.TryGetValue(key, out var group))
                 groups[key] = group = (effective, [], []);
             group.Uids.Add(row.Uid(side)!.Value);
+            group.Ids.Add(row.Id);
         }
 
-        foreach (var (change, uids, _) in groups.Values)
+        foreach (var (change, uids, ids) in groups.Values)
         {
-            await StoreAsync(side, $"store flags on {uids.Count} messages in {name}", ct => _sides[side].StoreFlagsAsync(uids, change, ct), cancellationToken).ConfigureAwait(false);
-            keywords.Held(change.AddKeywords);
+            try
+            {
+                await StoreAsync(side, $"store flags on {uids.Count} messages in {name}", ct => _sides[side].StoreFlagsAsync(uids, change, ct), cancellationToken).ConfigureAwait(false);
+                keywords.Held(change.AddKeywords);
+            }
+            catch (StoreFailureException full) when (change.AddKeywords.Count > 0 && TargetKeywords.IsKeywordLimit(full.Message))
+            {
+                // The folder takes no more keywords (Cyrus): the same change without the ones it does not hold (as migrate does).
+                keywords.Full();
+                var (send, dropped) = keywords.Filter(change.AddKeywords);
+                item.Report.NoteDroppedKeywords(dropped, uids.Count);
+                foreach (var id in ids)
+                {
+                    var current = updated[id];
+                    var (flags, kept) = FlagText.Parse(current.Flags(side));
+                    updated[id] = current.WithFlags(side, FlagText.Format(flags, kept.Where(k => !dropped.Contains(k, StringComparer.OrdinalIgnoreCase))));
+                }
+
+                var rest = change with { AddKeywords = send };
+                if (!rest.IsEmpty)
+                    await StoreAsync(side, $"store flags on {uids.Count} messages in {name}", ct => _sides[side].StoreFlagsAsync(uids, rest, ct), cancellationToken).ConfigureAwait(false);
+            }
+
             item.Counts.FlagsChanged(side, uids.Count);
             item.Report.FlagsUpdated += uids.Count;
         }
@@ -316,6 +339,9 @@ public sealed partial class SyncEngine
                 {
                     var origin = new SyncRow(0, null, null, SyncState.Pending, to, message.MessageId, message.InternalDate.ToUnixTimeSeconds(), 0, 0, "", "", uidNext)
                         .WithUid(from, message.Uid).WithSize(from, message.Size).WithFlags(from, SideView.FlagsOf(message));
+                    // A retried failure's intent carries its attempts and last error on (migrate's ledger rule).
+                    if (item.Retrying.TryGetValue(message.Uid, out var earlier))
+                        origin = origin with { Attempts = earlier.Attempts, LastError = earlier.LastError };
                     var failure = TargetWriter.Prepare(spools.GetValueOrDefault(message.Uid), target.TakesBinary, out var mime, out var binary, out var notCrlf);
                     if (failure is not null)
                     {
@@ -335,7 +361,7 @@ public sealed partial class SyncEngine
                 var saved = _ledger.SaveSyncRows(intents.Concat(failures)).Take(intents.Count).ToList();
                 if (items.Count == 0)
                     continue;
-                var done = await AppendBatchAsync(item, to, items, saved, cancellationToken).ConfigureAwait(false);
+                var done = await AppendBatchAsync(item, to, items, saved, keywords, cancellationToken).ConfigureAwait(false);
                 _ledger.SaveSyncRows(done.Select(r => (pair.Id, r)));
                 var landed = done.Where(r => r.State == SyncState.Paired).ToList();
                 item.Counts.Appended(to, landed.Count);
@@ -364,7 +390,7 @@ public sealed partial class SyncEngine
     /// for what the failed attempt stored and appends only the rest. When the retries are spent the
     /// intents stay pending for the next run.
     /// </summary>
-    private async Task<List<SyncRow>> AppendBatchAsync(Work item, Side to, List<AppendItem> items, List<SyncRow> intents, CancellationToken cancellationToken)
+    private async Task<List<SyncRow>> AppendBatchAsync(Work item, Side to, List<AppendItem> items, List<SyncRow> intents, TargetKeywords keywords, CancellationToken cancellationToken)
     {
         var target = _sides[to];
         var name = item.Pair.Name(to);
@@ -388,6 +414,14 @@ public sealed partial class SyncEngine
                         var landed = found.Select(r => r.Id).ToHashSet();
                         sent = [.. sent.Where(i => !landed.Contains(intents[i].Id))];
                         _log.Information("{Job}: {Folder} on side {Side}: after the failure {Landed} of the batch had landed; appending {Rest}", _job, name, to, found.Count, sent.Count);
+                        // What is left goes one message at a time (as migrate does): a batch that cost
+                        // the connection may hold a message that makes the server drop it again (Cyrus
+                        // crashes on a MULTIAPPEND past its keyword limit); alone, it is refused instead.
+                        if (sent.Count > 1)
+                        {
+                            steps.InsertRange(0, sent.Skip(1).Select(i => new List<int> { i }));
+                            sent = [sent[0]];
+                        }
                     }
 
                     step = sent;
@@ -400,10 +434,34 @@ public sealed partial class SyncEngine
                 steps.InsertRange(0, step.Select(i => new List<int> { i }));
                 continue;
             }
+            catch (StoreFailureException full) when (full.Kind == FailureKind.Account && step.Count > 1 && target.IsConnected)
+            {
+                // A full quota refuses the whole MULTIAPPEND although some of it may still fit: what
+                // fits goes one by one; the message that does not fit stops the account (as migrate does).
+                _log.Debug("{Job}: batch refused by {Folder} ({Reason}); appending one by one", _job, name, full.Message);
+                steps.InsertRange(0, step.Select(i => new List<int> { i }));
+                continue;
+            }
+            catch (TargetRefusedException noRoom) when (items[step[0]].Keywords.Count > 0 && TargetKeywords.IsKeywordLimit(noRoom.ServerText))
+            {
+                // The folder takes no more keywords (Cyrus: 100 per mailbox): the message goes again
+                // with those the folder holds already, the others named as dropped (as migrate does).
+                keywords.Full();
+                var i = step[0];
+                var (send, dropped) = keywords.Filter(items[i].Keywords);
+                if (send.Count == items[i].Keywords.Count)
+                    (send, dropped) = ([], [.. items[i].Keywords]);
+                _log.Information("{Job}: {Folder} on side {Side} takes no more keywords ({Reason}); appending without {Dropped}", _job, name, to, noRoom.ServerText, string.Join(' ', dropped));
+                item.Report.NoteDroppedKeywords(dropped);
+                items[i] = items[i] with { Keywords = send };
+                intents[i] = intents[i].WithFlags(to, FlagText.Format(items[i].Flags, send));
+                steps.Insert(0, step);
+                continue;
+            }
             catch (TargetRefusedException refused)
             {
                 var i = step[0];
-                var reason = $"refused by side {to}: {refused.ServerText}" + (items[i].NotCrlf ? " (the message has a bare LF or no final line break, kept as the other side served it)" : "");
+                var reason = $"refused by {(_policy.OneWay ? "the target" : $"side {to}")}: {refused.ServerText}" + (items[i].NotCrlf ? " (the message has a bare LF or no final line break, kept as the other side served it)" : "");
                 done.Add(intents[i] with { State = SyncState.Failed, LastError = reason, Attempts = intents[i].Attempts + 1 });
                 ReportFailure(item, intents[i], reason, to.Other());
                 continue;
@@ -438,6 +496,7 @@ public sealed partial class SyncEngine
             return [];
         var arrived = await _sides[to].FetchSummariesAsync(wanted.Min(r => r.UidNextBefore), cancellationToken).ConfigureAwait(false);
         var claimed = _ledger.LoadSyncRows(item.Pair.Id).Concat(done).Select(r => r.Uid(to)).Where(u => u is not null).Select(u => u!.Value).ToHashSet();
+        claimed.UnionWith(item.OthersClaim);
         var matched = ContentMatcher.Match(wanted, r => r.Key(to), arrived.Where(m => !claimed.Contains(m.Uid)), m => m.Size);
         return [.. matched.Select(m => m.Wanted.WithUid(to, m.Match.Uid) with { State = SyncState.Paired, Toward = null, Attempts = m.Wanted.Attempts + 1 })];
     }

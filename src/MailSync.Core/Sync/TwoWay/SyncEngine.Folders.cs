@@ -194,7 +194,7 @@ public sealed partial class SyncEngine
         if (folder.Missing is { } missing)
         {
             var other = missing.Other();
-            if (folder.Pair?.CompletedUtc is not null)
+            if (folder.Pair?.CompletedUtc is not null && !_policy.OneWay)
                 return await GoneAsync(folder, missing, names, report, cancellationToken).ConfigureAwait(false);
 
             counts.FolderChange = $"created on {missing}";
@@ -233,6 +233,18 @@ public sealed partial class SyncEngine
     /// </summary>
     private async Task SyncSubscriptionAsync(SyncFolder folder, SyncPairState pair, CancellationToken cancellationToken)
     {
+        if (_policy.OneWay)
+        {
+            // Migrate subscribes the copy as the source is subscribed, and never unsubscribes.
+            foreach (var side in Both.Where(s => _policy.Writable[s]))
+            {
+                if (folder.Info(side.Other())!.Subscribed && !folder.Info(side)!.Subscribed)
+                    await StoreAsync(side, $"subscribe {folder.Name(side)}", ct => _sides[side].SubscribeAsync(folder.Name(side), ct), cancellationToken).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
         var now = new Sides<bool>(folder.A!.Subscribed, folder.B!.Subscribed);
         var last = new Sides<bool>(pair.SubscribedA ?? false, pair.SubscribedB ?? false);
         var changed = new Sides<bool>(now.A != last.A, now.B != last.B);
@@ -368,6 +380,8 @@ public sealed partial class SyncEngine
     {
         if (_options.RetryFailed || pair.CompletedUtc is null)
             return false;
+        if (_policy.OneWay)
+            return IsUnchangedOneWay(folder, pair, report);
         foreach (var side in Both)
         {
             var cursor = pair.Cursor(side);
@@ -383,6 +397,36 @@ public sealed partial class SyncEngine
         report.Sync!.MessagesA = pair.CursorA.Count;
         report.Sync.MessagesB = pair.CursorB.Count;
         report.SourceMessages = pair.CursorA.Count;
+        return true;
+    }
+
+    /// <summary>
+    /// One-way (migrate's test): the read side's listed STATUS matches its cursor (UIDVALIDITY,
+    /// UIDNEXT, HIGHESTMODSEQ: nothing arrived, no flag changed; what the written side did does not
+    /// matter, its changes never flow back), the written side's folder is still the one paired
+    /// (same UIDVALIDITY) and nothing is in flight. Earlier failures are reported again.
+    /// </summary>
+    private bool IsUnchangedOneWay(SyncFolder folder, SyncPairState pair, FolderResult report)
+    {
+        foreach (var side in Both)
+        {
+            var cursor = pair.Cursor(side);
+            if (folder.Info(side)?.Counters is not { } counters || counters.UidValidity != cursor.UidValidity)
+                return false;
+            if (!_policy.Writable[side] && (counters.UidNext != cursor.UidNext || counters.HighestModSeq is not { } modSeq || modSeq != cursor.HighestModSeq))
+                return false;
+        }
+
+        if (_ledger.CountSyncRowsInFlight(pair.Id) > 0)
+            return false;
+        var read = _policy.Writable.A ? Side.B : Side.A;
+        report.Unchanged = true;
+        report.SourceMessages = folder.Info(read)!.Counters!.Count;
+        report.AlreadyCopied = _ledger.CountSyncRowsPaired(pair.Id);
+        var failed = _ledger.LoadSyncRows(pair.Id, SyncState.Failed);
+        report.Failed = failed.Count;
+        lock (_result)
+            _result.Failures.AddRange(failed.Select(row => new MessageFailure(pair.Name(read), row.Uid(read) ?? 0, row.MessageId, row.Size(read), $"{row.LastError} (recorded by an earlier run)")));
         return true;
     }
 }

@@ -25,13 +25,34 @@ public sealed partial class SyncEngine
         foreach (var side in Both)
         {
             var name = pair.Name(side);
-            var status = await ReadAsync(side, $"select {name}", ct => _sides[side].OpenFolderAsync(name, !_options.DryRun, ct), cancellationToken).ConfigureAwait(false);
+            var status = await ReadAsync(side, $"select {name}", ct => _sides[side].OpenFolderAsync(name, !_options.DryRun && _policy.Writable[side], ct), cancellationToken).ConfigureAwait(false);
             var cursor = pair.Cursor(side);
             validityChanged[(int)side] = cursor.UidValidity != 0 && cursor.UidValidity != status.UidValidity;
             statuses[(int)side] = status;
             views[(int)side] = await ListSideAsync(side, name, status, cursor, pair.CompletedUtc is not null && !validityChanged[(int)side], rows, cancellationToken).ConfigureAwait(false);
+            if (_policy.OneWay && _policy.Writable[side] && _options.JobsSharingTarget.Count > 0)
+            {
+                // Other jobs fill this folder too: their copies are not this job's, never paired with or settled onto.
+                item.OthersClaim = _ledger.ClaimedByJobs([.. _options.JobsSharingTarget.Where(j => j != _job)], name, status.UidValidity);
+                views[(int)side] = Without(views[(int)side], item.OthersClaim);
+            }
             if (validityChanged[(int)side])
                 _result.Warn(_log, _job, $"{name} on side {side}: UIDVALIDITY changed ({cursor.UidValidity} -> {status.UidValidity}); its messages are paired again by content, none copied again");
+        }
+
+        // --retry-failed on a one-way job: only the messages whose copy failed are tried again.
+        // A failure whose message the source no longer has keeps its row and is reported (migrate's rule).
+        var retry = _policy.OneWay && _options.RetryFailed
+            ? rows.Where(r => r.State == SyncState.Failed && r.UidA is not null).Select(r => r.UidA!.Value).ToHashSet()
+            : null;
+        List<SyncRow> goneFailed = [];
+        if (retry is not null)
+        {
+            goneFailed = [.. rows.Where(r => r.State == SyncState.Failed && r.UidA is { } uid && !views[0].Present.Contains(uid))];
+            rows = [.. rows.Except(goneFailed)];
+            retry.ExceptWith(goneFailed.Select(r => r.UidA!.Value));
+            foreach (var row in rows.Where(r => r.State == SyncState.Failed && r.UidA is not null))
+                item.Retrying[row.UidA!.Value] = row;
         }
 
         var resolution = SyncPlanner.Resolve(rows, new(views[0], views[1]), new(validityChanged[0], validityChanged[1]), _options.RetryFailed);
@@ -69,7 +90,7 @@ public sealed partial class SyncEngine
             if (wanted.Count == 0)
                 continue;
             // The other side's folder is selected now on its own connection; this side's was re-selected by nobody since.
-            await ReadAsync(side, $"select {pair.Name(side)}", ct => _sides[side].OpenFolderAsync(pair.Name(side), !_options.DryRun, ct), cancellationToken).ConfigureAwait(false);
+            await ReadAsync(side, $"select {pair.Name(side)}", ct => _sides[side].OpenFolderAsync(pair.Name(side), !_options.DryRun && _policy.Writable[side], ct), cancellationToken).ConfigureAwait(false);
             var found = await ReadAsync(side, $"header blocks in {pair.Name(side)}", ct => _sides[side].FetchHeaderHashesAsync(wanted, ct), cancellationToken).ConfigureAwait(false);
             views[(int)side] = views[(int)side] with { HeaderHashes = found };
         }
@@ -77,7 +98,11 @@ public sealed partial class SyncEngine
         item.Status = new(statuses[0], statuses[1]);
         item.Views = new(views[0], views[1]);
         item.Rows = rows;
-        item.Plan = SyncPlanner.Plan(new(pair.NameA, pair.NameB), rows, item.Views.Value);
+        item.Plan = SyncPlanner.Plan(new(pair.NameA, pair.NameB), rows, item.Views.Value, _policy);
+        if (retry is not null)
+            RetryOnly(item, retry, goneFailed);
+        if (_policy.OneWay)
+            item.Report.AlreadyCopied = rows.Count(r => r.State == SyncState.Paired && r.UidA is not null && r.UidB is not null);
         item.Counts.MessagesA = statuses[0].Count;
         item.Counts.MessagesB = statuses[1].Count;
         item.Report.SourceMessages = statuses[0].Count;
@@ -127,6 +152,40 @@ public sealed partial class SyncEngine
             now[summary.Uid] = SideView.FlagsOf(summary);
         return new SideView(status.Count, present, now, summaries.ToDictionary(m => m.Uid));
     }
+
+    /// <summary>
+    /// A one-way <c>--retry-failed</c> pass: the plan keeps only the failed messages (appended
+    /// again, or paired by content if a copy is found now), nothing else is written or recorded,
+    /// and the pair's cursors stay where they were, so the next normal run still looks at it.
+    /// </summary>
+    private void RetryOnly(Work item, HashSet<uint> retry, List<SyncRow> goneFailed)
+    {
+        var plan = item.Plan!;
+        plan.Append.B.RemoveAll(m => !retry.Contains(m.Uid));
+        plan.NewPairs.RemoveAll(r => r.UidA is not { } uid || !retry.Contains(uid));
+        var kept = new HashSet<SyncRow>(plan.NewPairs, ReferenceEqualityComparer.Instance);
+        plan.Store.B.RemoveAll(s => !kept.Contains(s.Row));
+        plan.Store.A.Clear();
+        plan.Updated.Clear();
+        item.Report.Retried = retry.Count;
+        item.Report.NoLongerOnSource = goneFailed.Count;
+        item.Report.Failed += goneFailed.Count;
+        lock (_result)
+        {
+            _result.Failures.AddRange(goneFailed.Select(row => new MessageFailure(item.Pair.NameA, row.UidA ?? 0, row.MessageId, row.SizeA,
+                $"no longer on the source, so not retried (it had failed: {row.LastError})")));
+        }
+
+        item.Incomplete = true;
+    }
+
+    private static SideView Without(SideView view, HashSet<uint> uids)
+        => uids.Count == 0 ? view : view with
+        {
+            Present = view.Present.Where(u => !uids.Contains(u)).ToHashSet(),
+            FlagsNow = view.FlagsNow.Where(f => !uids.Contains(f.Key)).ToDictionary(),
+            Summaries = view.Summaries.Where(f => !uids.Contains(f.Key)).ToDictionary(),
+        };
 
     private static Dictionary<uint, MessageInfo> Merge(IReadOnlyDictionary<uint, MessageInfo> known, IEnumerable<MessageInfo> more)
     {

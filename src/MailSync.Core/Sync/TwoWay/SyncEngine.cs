@@ -46,9 +46,15 @@ public sealed partial class SyncEngine
         _result = result;
         _pipelines = new(pipelinesA, pipelinesB);
         _retry = new(StoreRetry.For(a, $"{job}: side A", pipelinesA, result, log), StoreRetry.For(b, $"{job}: side B", pipelinesB, result, log));
-        _observer = observer;
+        _observer = observer is SynchronizedObserver ? observer : new SynchronizedObserver(observer);
         _log = log;
     }
+
+    /// <summary>One-way jobs: how many connection pairs may work at once (migrate's <c>maxConnections</c>, the smaller of the two accounts').</summary>
+    public int MaxConnectionPairs { get; init; } = 1;
+
+    /// <summary>One-way jobs: opens one more connection to each side for another worker; null keeps one pair.</summary>
+    public Func<CancellationToken, Task<(ISyncSide A, ISyncSide B)>>? OpenConnectionPairAsync { get; init; }
 
     private static readonly Side[] Both = [Side.A, Side.B];
 
@@ -64,19 +70,39 @@ public sealed partial class SyncEngine
         public List<SyncRow> Rows { get; set; } = [];
         public PairPlan? Plan { get; set; }
 
+        /// <summary>--retry-failed on a one-way job: the failed rows being tried again, by the read side's UID.</summary>
+        public Dictionary<uint, SyncRow> Retrying { get; } = [];
+
+        /// <summary>Both folders are still selected from the listing (one-way runs act on a pair right after listing it).</summary>
+        public bool Selected { get; set; }
+
+        /// <summary>UIDs of the written side's folder that other jobs filling it recorded (one-way only).</summary>
+        public HashSet<uint> OthersClaim { get; set; } = [];
+
         /// <summary>Something of this pair is left for the next run (held deletions, an unsettled move, a failure): its cursors are not advanced.</summary>
         public bool Incomplete { get; set; }
     }
 
     public async Task RunAsync(FolderMappingOptions mapping, CancellationToken cancellationToken)
     {
+        if (_policy.OneWay)
+        {
+            // Migrate on this engine: what MigrationEngine recorded for the job is carried forward first.
+            var adopted = _ledger.AdoptMigrateRows(_job);
+            if (adopted.Pairs > 0)
+                _log.Information("{Job}: {Pairs} folder pair(s) and {Rows} message row(s) of the migrate ledger carried into the side-indexed tables", _job, adopted.Pairs, adopted.Rows);
+            foreach (var pair in adopted.Left)
+                _result.Warn(_log, _job, $"{pair}: its migrate ledger rows could not be carried into the side-indexed tables (a folder shared with another pair); the folder is paired again by content");
+        }
+
         var listed = new Sides<IReadOnlyList<FolderInfo>>(
             await ReadAsync(Side.A, "list folders", ct => _sides.A.ListFoldersAsync(ct), cancellationToken).ConfigureAwait(false),
             await ReadAsync(Side.B, "list folders", ct => _sides.B.ListFoldersAsync(ct), cancellationToken).ConfigureAwait(false));
         _listed = listed;
         foreach (var side in Both)
         {
-            if (!_sides[side].Namespace.Personal)
+            // One-way: a read side without a personal namespace is an empty source, as in migrate.
+            if (!_sides[side].Namespace.Personal && _policy.Writable[side])
                 throw new StoreFailureException(new FailureClassification(FailureKind.Account,
                     $"{_job}: side {side} has no personal namespace (the server answers NAMESPACE NIL): it holds no mailbox, so nothing can be synced with it"));
         }
@@ -84,7 +110,7 @@ public sealed partial class SyncEngine
         var namespaces = new Sides<NamespaceInfo>(_sides.A.Namespace, _sides.B.Namespace);
         // One rename at a time, each on fresh listings: a RENAME moves a whole subtree, and a
         // listing taken before it would show the folder it renamed as renamed back.
-        for (var renames = 0; !_options.DryRun && renames < 1000 && await RenameFoldersAsync(listed, namespaces, mapping, cancellationToken).ConfigureAwait(false); renames++)
+        for (var renames = 0; !_options.DryRun && !_policy.OneWay && renames < 1000 && await RenameFoldersAsync(listed, namespaces, mapping, cancellationToken).ConfigureAwait(false); renames++)
         {
             listed = new Sides<IReadOnlyList<FolderInfo>>(
                 await ReadAsync(Side.A, "list folders", ct => _sides.A.ListFoldersAsync(ct), cancellationToken).ConfigureAwait(false),
@@ -103,9 +129,24 @@ public sealed partial class SyncEngine
         foreach (var folder in folders)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            // One-way: a folder the read-only side lacks (only the written side has it, or the
+            // read-only side deleted it) is left alone; a folder the written side lacks is created
+            // there, even when an earlier run had synced it (the user deleted it there).
+            if (_policy.OneWay && Both.Any(s => !_policy.Writable[s] && folder.Info(s) is null))
+                continue;
             var report = new FolderResult { SourceFolder = folder.NameA, TargetFolder = folder.NameB, Sync = new SyncCounts() };
             if (folder.Pair is { } known && _renamed.TryGetValue(known.Id, out var rename))
                 report.Sync.FolderChange = rename;
+            if (_policy.OneWay && _options.RetryFailed && (folder.Pair is not { } retried || _ledger.CountSyncRowsFailed(retried.Id) == 0))
+            {
+                // --retry-failed (migrate's semantics): a pair without a failed row is not even opened.
+                report.NothingToRetry = true;
+                lock (_result)
+                    _result.Folders.Add(report);
+                _observer.FolderFinished(_job, report);
+                continue;
+            }
+
             try
             {
                 if (await PrepareFolderAsync(folder, names, report, cancellationToken).ConfigureAwait(false) is { } pair)
@@ -131,6 +172,12 @@ public sealed partial class SyncEngine
             }
         }
 
+        if (_policy.OneWay)
+        {
+            await OneWayAsync(work, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         // List every changed pair first: a move shows as a message gone from one pair and new in another.
         foreach (var item in work.ToList())
         {
@@ -145,7 +192,8 @@ public sealed partial class SyncEngine
             }
         }
 
-        var moves = SyncPlanner.FindMoves([.. work.Select(w => w.Plan!)]);
+        // One-way: a message moved on the read side is copied into its new folder, the old copy stays (migrate's behaviour).
+        var moves = _policy.OneWay ? [] : SyncPlanner.FindMoves([.. work.Select(w => w.Plan!)]);
         foreach (var item in work)
         {
             SyncPlanner.ApplyGuard(item.Plan!, item.Views!.Value, _policy, item.Folder.Path);
@@ -165,6 +213,7 @@ public sealed partial class SyncEngine
         {
             foreach (var item in work)
                 CountDryRun(item, moves);
+            AsMigrateReport();
             return;
         }
 
@@ -184,6 +233,155 @@ public sealed partial class SyncEngine
 
             _observer.FolderFinished(_job, item.Report);
         }
+
+        AsMigrateReport();
+    }
+
+    /// <summary>
+    /// One-way: no move is looked for across pairs and no deletion guarded, so each pair is listed
+    /// and acted on in turn, and each folder selected once per side (migrate's round trips).
+    /// </summary>
+    private async Task OneWayAsync(List<Work> work, CancellationToken cancellationToken)
+    {
+        // Migrate's scheduler: up to MaxConnectionPairs workers, biggest folders first, each worker
+        // on a connection pair of its own (the first on the job's); a pair that cannot be opened
+        // only means fewer workers; a failure that stops the job stops every worker.
+        var read = _policy.Writable.A ? Side.B : Side.A;
+        var queue = new Queue<Work>(work.OrderByDescending(w => w.Folder.Info(read)?.Counters?.Count ?? 0));
+        var workers = OpenConnectionPairAsync is null ? 1 : Math.Clamp(Math.Min(Math.Min(MaxConnectionPairs, work.Count), PairsWorthOpening(work, read)), 1, 32);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var extra = new List<IAsyncDisposable>();
+        var tasks = new List<Task>();
+        for (var i = 0; i < workers; i++)
+        {
+            var index = i;
+            tasks.Add(Task.Run(async () =>
+            {
+                try
+                {
+                    var engine = index == 0 ? this : await OpenWorkerAsync(index, extra, stop.Token).ConfigureAwait(false);
+                    if (engine is not null)
+                        await engine.DrainAsync(queue, stop.Token).ConfigureAwait(false);
+                }
+                catch
+                {
+                    await stop.CancelAsync().ConfigureAwait(false);
+                    throw;
+                }
+            }, CancellationToken.None));
+        }
+
+        try
+        {
+            await Task.WhenAll(tasks).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Report the failure that stopped the job, not a sibling's cancellation because of it.
+            var failures = tasks.Where(t => t.IsFaulted).SelectMany(t => t.Exception!.InnerExceptions).ToList();
+            var cause = failures.FirstOrDefault(e => e is not OperationCanceledException) ?? failures.FirstOrDefault();
+            cancellationToken.ThrowIfCancellationRequested();
+            if (cause is not null)
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(cause);
+            throw;
+        }
+        finally
+        {
+            foreach (var side in extra)
+                await side.DisposeAsync().ConfigureAwait(false);
+        }
+
+        AsMigrateReport();
+    }
+
+    /// <summary>
+    /// Two logins cost about as much as copying a few dozen messages, so a run with little to do
+    /// stays on one pair: the estimate is the read side's messages past the recorded UIDNEXT (all
+    /// of them for a pair never completed); without STATUS every folder counts as big.
+    /// </summary>
+    private int PairsWorthOpening(List<Work> work, Side read)
+    {
+        long estimate = 0;
+        foreach (var item in work)
+        {
+            if (item.Folder.Info(read)?.Counters is not { } counters)
+                return int.MaxValue;
+            var cursor = item.Pair.Cursor(read);
+            estimate += item.Pair.CompletedUtc is null || cursor.UidValidity != counters.UidValidity
+                ? counters.Count
+                : Math.Max(0, (long)counters.UidNext - cursor.UidNext);
+        }
+
+        return (int)Math.Min(int.MaxValue, 1 + (estimate / Math.Max(1, _options.MessagesPerConnectionPair)));
+    }
+
+    private async Task<SyncEngine?> OpenWorkerAsync(int index, List<IAsyncDisposable> opened, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var (a, b) = await OpenConnectionPairAsync!(cancellationToken).ConfigureAwait(false);
+            lock (opened)
+            {
+                opened.Add(a);
+                opened.Add(b);
+            }
+
+            return new SyncEngine(_job, a, b, _ledger, _options, _policy, _result, _pipelines.A, _pipelines.B, _observer, _log);
+        }
+        catch (Exception ex) when (ex is StoreFailureException or StoreConnectException)
+        {
+            _log.Warning("{Job}: connection pair {Index} could not be opened ({Reason}); going on with fewer", _job, index + 1, ex.Message);
+            return null;
+        }
+    }
+
+    /// <summary>One worker: takes pairs off the queue, lists each and acts on it right away.</summary>
+    private async Task DrainAsync(Queue<Work> queue, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Work item;
+            lock (queue)
+            {
+                if (!queue.TryDequeue(out item!))
+                    return;
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            try
+            {
+                await ListPairAsync(item, cancellationToken).ConfigureAwait(false);
+                if (_options.DryRun)
+                {
+                    // As migrate's dry run: the observer hears what would be copied.
+                    CountDryRun(item, []);
+                    _observer.FolderStarted(_job, item.Pair.NameA, item.Pair.NameB, item.Plan!.Append.B.Count, item.Plan.Append.B.Sum(m => m.Size));
+                }
+                else
+                {
+                    item.Selected = true;
+                    await ExecuteAsync(item, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (StoreFailureException ex) when (ex.Kind is FailureKind.Folder or FailureKind.Message)
+            {
+                _result.SkipFolder(_log, _job, item.Report, "->", ex.Message);
+            }
+
+            _observer.FolderFinished(_job, item.Report);
+        }
+    }
+
+    /// <summary>One-way (migrate on this engine): the folders are reported as migrate reports them, without the two-way counts.</summary>
+    private void AsMigrateReport()
+    {
+        if (!_policy.OneWay)
+            return;
+        lock (_result)
+        {
+            foreach (var folder in _result.Folders)
+                folder.Sync = null;
+        }
     }
 
     // ---- plumbing ----------------------------------------------------------------------------
@@ -193,7 +391,7 @@ public sealed partial class SyncEngine
         var from = origin ?? row.Toward?.Other() ?? Side.A;
         item.Report.Failed++;
         lock (_result)
-            _result.Failures.Add(new MessageFailure(item.Pair.Name(from), row.Uid(from) ?? 0, row.MessageId, row.Size(from), $"side {from.Other()}: {reason}"));
+            _result.Failures.Add(new MessageFailure(item.Pair.Name(from), row.Uid(from) ?? 0, row.MessageId, row.Size(from), _policy.OneWay ? reason : $"side {from.Other()}: {reason}"));
         _log.Warning("{Job}: {Folder} on side {Side} UID {Uid} not copied: {Reason}", _job, item.Pair.Name(from), from, row.Uid(from), reason);
     }
 

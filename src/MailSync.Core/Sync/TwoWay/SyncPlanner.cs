@@ -231,8 +231,9 @@ public static class SyncPlanner
     /// other (or, if its flags changed there meanwhile, is kept and copied back: a conflict);
     /// deletions are planned unguarded here (see <see cref="ApplyGuard"/>).
     /// </summary>
-    public static PairPlan Plan(Sides<string> names, IReadOnlyList<SyncRow> rows, Sides<SideView> views)
+    public static PairPlan Plan(Sides<string> names, IReadOnlyList<SyncRow> rows, Sides<SideView> views, SyncPolicy? policy = null)
     {
+        var writable = policy?.Writable ?? new Sides<bool>(true, true);
         var plan = new PairPlan(names);
         foreach (var row in rows)
         {
@@ -265,21 +266,38 @@ public static class SyncPlanner
             var onA = views.A.Present.Contains(uidA);
             var onB = views.B.Present.Contains(uidB);
             if (onA && onB)
-                MergeFlags(plan, row, views);
+                MergeFlags(plan, row, views, writable);
             else if (!onA && !onB)
                 plan.Forget.Add(row);
-            else
+            else if (writable.A && writable.B)
                 Gone(plan, row, onA ? Side.B : Side.A, views);
+            else
+            {
+                // One-way: a message gone from one side is not deleted from, nor copied back to,
+                // the other; its row lets the gone side go (no longer synced, forgotten once gone
+                // from the other side too), as with deletions "keep".
+                var gone = onA ? Side.B : Side.A;
+                plan.Updated.Add(row.WithUid(gone, null) with { State = SyncState.Paired, Toward = null });
+            }
         }
 
-        PairNew(plan, rows, views);
+        PairNew(plan, rows, views, writable);
         return plan;
     }
 
-    private static void MergeFlags(PairPlan plan, SyncRow row, Sides<SideView> views)
+    /// <summary>
+    /// The last-seen flags the 3-way merge starts from under a policy: a side that may not be
+    /// written to has its "last seen" flags taken as those the other side has now, so the other
+    /// side's own changes never flow to it and the side's changes flow to the other one as deltas
+    /// (migrate's one-way merge: a flag set only on B stays on B).
+    /// </summary>
+    private static Sides<string> Baseline(Sides<string> last, Sides<string> now, Sides<bool> writable)
+        => new(writable.B ? last.A : now.A, writable.A ? last.B : now.B);
+
+    private static void MergeFlags(PairPlan plan, SyncRow row, Sides<SideView> views, Sides<bool> writable)
     {
         var now = new Sides<string>(views.A.FlagsOf(row, Side.A), views.B.FlagsOf(row, Side.B));
-        var (change, after) = Merge(new Sides<string>(row.FlagsA, row.FlagsB), now);
+        var (change, after) = Merge(Baseline(new Sides<string>(row.FlagsA, row.FlagsB), now, writable), now);
         if (change.A.IsEmpty && change.B.IsEmpty && after.A == row.FlagsA && after.B == row.FlagsB && row.State == SyncState.Paired)
         {
             plan.Unchanged++;
@@ -330,7 +348,7 @@ public static class SyncPlanner
     /// their header block (<see cref="SideView.HeaderHashes"/>) matches too, so two distinct
     /// messages of the same second and size are never taken for each other.
     /// </summary>
-    private static void PairNew(PairPlan plan, IReadOnlyList<SyncRow> rows, Sides<SideView> views)
+    private static void PairNew(PairPlan plan, IReadOnlyList<SyncRow> rows, Sides<SideView> views, Sides<bool> writable)
     {
         var newA = Unclaimed(rows, views.A, Side.A).Select(u => Summary(views.A, u)).ToList();
         var newB = Unclaimed(rows, views.B, Side.B).Select(u => Summary(views.B, u)).ToList();
@@ -352,7 +370,8 @@ public static class SyncPlanner
             {
                 var b = queue.Dequeue();
                 pairedB.Add(b.Uid);
-                var (change, after) = Merge(new Sides<string>("", ""), new Sides<string>(SideView.FlagsOf(a), SideView.FlagsOf(b)));
+                var now = new Sides<string>(SideView.FlagsOf(a), SideView.FlagsOf(b));
+                var (change, after) = Merge(Baseline(new Sides<string>("", ""), now, writable), now);
                 var row = new SyncRow(0, a.Uid, b.Uid, SyncState.Paired, null, a.MessageId, a.InternalDate.ToUnixTimeSeconds(), a.Size, b.Size, after.A, after.B);
                 plan.NewPairs.Add(row);
                 if (!change.A.IsEmpty)
@@ -360,13 +379,14 @@ public static class SyncPlanner
                 if (!change.B.IsEmpty)
                     plan.Store.B.Add((row, change.B));
             }
-            else
+            else if (writable.B)
             {
                 plan.Append.B.Add(a);
             }
         }
 
-        plan.Append.A.AddRange(newB.Where(b => !pairedB.Contains(b.Uid)));
+        if (writable.A)
+            plan.Append.A.AddRange(newB.Where(b => !pairedB.Contains(b.Uid)));
     }
 
     /// <summary>What a new message is recognised by besides date and size: its Message-ID, else its header block's hash, else nothing (never paired).</summary>

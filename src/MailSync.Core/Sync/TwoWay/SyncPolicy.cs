@@ -1,3 +1,5 @@
+using MailSync.Core.Model;
+
 namespace MailSync.Core.Sync.TwoWay;
 
 /// <summary>What two-way sync does with a message one side expunged. JSON: "deletions".</summary>
@@ -27,6 +29,21 @@ public sealed record DeletionGuardSettings(int MinMessages = 50, int Percent = 1
 /// <summary>The choices of a two-way sync job that change what is written.</summary>
 public sealed record SyncPolicy
 {
+    /// <summary>
+    /// Migrate as a policy (prototype): writes go to side B only. A's new messages are appended
+    /// to B (or paired with B's by content, A's flags added), A's flag changes since the last run
+    /// go to B as deltas (B's own changes stay on B and never flow back), nothing is deleted or
+    /// moved on either side, no folder is created, renamed or deleted on A, and B-only folders and
+    /// messages are left alone.
+    /// </summary>
+    public static SyncPolicy Migrate { get; } = new() { Writable = new(false, true), Deletions = DeletionMode.Keep };
+
+    /// <summary>Which sides may be written to (isync's <c>ops[2]</c>): both for two-way sync, B only for migrate.</summary>
+    public Sides<bool> Writable { get; init; } = new(true, true);
+
+    /// <summary>Only one side may be written to: no moves, no folder renames or deletions, no conflict copies.</summary>
+    public bool OneWay => Writable.A != Writable.B;
+
     public DeletionMode Deletions { get; init; } = DeletionMode.Propagate;
 
     public DeletionGuardSettings Guard { get; init; } = DeletionGuardSettings.Default;
