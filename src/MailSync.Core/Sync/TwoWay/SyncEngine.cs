@@ -391,7 +391,8 @@ public sealed partial class SyncEngine
         var from = origin ?? row.Toward?.Other() ?? Side.A;
         item.Report.Failed++;
         lock (_result)
-            _result.Failures.Add(new MessageFailure(item.Pair.Name(from), row.Uid(from) ?? 0, row.MessageId, row.Size(from), _policy.OneWay ? reason : $"side {from.Other()}: {reason}"));
+            _result.Failures.Add(new MessageFailure(item.Pair.Name(from), row.Uid(from) ?? 0, row.MessageId, row.Size(from),
+                _policy.OneWay || reason.Contains($"side {from.Other()}", StringComparison.Ordinal) ? reason : $"side {from.Other()}: {reason}"));
         _log.Warning("{Job}: {Folder} on side {Side} UID {Uid} not copied: {Reason}", _job, item.Pair.Name(from), from, row.Uid(from), reason);
     }
 
