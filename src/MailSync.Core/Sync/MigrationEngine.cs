@@ -127,47 +127,11 @@ public sealed class MigrationEngine(
     {
         var queue = new Queue<FolderWork>(work.OrderByDescending(w => w.Folder.Source.Counters?.Count ?? 0));
         var workers = OpenConnectionPairAsync is null ? 1 : Math.Clamp(Math.Min(Math.Min(MaxConnectionPairs, work.Count), PairsWorthOpening(work)), 1, 32);
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var extraStores = new List<IAsyncDisposable>();
-        var tasks = new List<Task>();
-        for (var i = 0; i < workers; i++)
-        {
-            var index = i;
-            tasks.Add(Task.Run(async () =>
-            {
-                try
-                {
-                    var copier = index == 0 ? primary : await OpenCopierAsync(index, extraStores, stop.Token).ConfigureAwait(false);
-                    if (copier is not null)
-                        await DrainAsync(copier, queue, stop.Token).ConfigureAwait(false);
-                }
-                catch
-                {
-                    await stop.CancelAsync().ConfigureAwait(false);
-                    throw;
-                }
-            }, CancellationToken.None));
-        }
-
-        try
-        {
-            await Task.WhenAll(tasks).ConfigureAwait(false);
-        }
-        catch
-        {
-            // Report the failure that stopped the job, not a sibling's cancellation because of it.
-            var failures = tasks.Where(t => t.IsFaulted).SelectMany(t => t.Exception!.InnerExceptions).ToList();
-            var cause = failures.FirstOrDefault(e => e is not OperationCanceledException) ?? failures.FirstOrDefault();
-            cancellationToken.ThrowIfCancellationRequested();
-            if (cause is not null)
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(cause);
-            throw;
-        }
-        finally
-        {
-            foreach (var store in extraStores)
-                await store.DisposeAsync().ConfigureAwait(false);
-        }
+        await ConnectionWorkers.RunAsync(
+            workers,
+            async (index, opened, ct) => index == 0 ? primary : await OpenCopierAsync(index, opened, ct).ConfigureAwait(false),
+            (copier, ct) => DrainAsync(copier, queue, ct),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -249,47 +249,11 @@ public sealed partial class SyncEngine
         var read = _policy.Writable.A ? Side.B : Side.A;
         var queue = new Queue<Work>(work.OrderByDescending(w => w.Folder.Info(read)?.Counters?.Count ?? 0));
         var workers = OpenConnectionPairAsync is null ? 1 : Math.Clamp(Math.Min(Math.Min(MaxConnectionPairs, work.Count), PairsWorthOpening(work, read)), 1, 32);
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var extra = new List<IAsyncDisposable>();
-        var tasks = new List<Task>();
-        for (var i = 0; i < workers; i++)
-        {
-            var index = i;
-            tasks.Add(Task.Run(async () =>
-            {
-                try
-                {
-                    var engine = index == 0 ? this : await OpenWorkerAsync(index, extra, stop.Token).ConfigureAwait(false);
-                    if (engine is not null)
-                        await engine.DrainAsync(queue, stop.Token).ConfigureAwait(false);
-                }
-                catch
-                {
-                    await stop.CancelAsync().ConfigureAwait(false);
-                    throw;
-                }
-            }, CancellationToken.None));
-        }
-
-        try
-        {
-            await Task.WhenAll(tasks).ConfigureAwait(false);
-        }
-        catch
-        {
-            // Report the failure that stopped the job, not a sibling's cancellation because of it.
-            var failures = tasks.Where(t => t.IsFaulted).SelectMany(t => t.Exception!.InnerExceptions).ToList();
-            var cause = failures.FirstOrDefault(e => e is not OperationCanceledException) ?? failures.FirstOrDefault();
-            cancellationToken.ThrowIfCancellationRequested();
-            if (cause is not null)
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(cause);
-            throw;
-        }
-        finally
-        {
-            foreach (var side in extra)
-                await side.DisposeAsync().ConfigureAwait(false);
-        }
+        await ConnectionWorkers.RunAsync(
+            workers,
+            async (index, opened, ct) => index == 0 ? this : await OpenWorkerAsync(index, opened, ct).ConfigureAwait(false),
+            (engine, ct) => engine.DrainAsync(queue, ct),
+            cancellationToken).ConfigureAwait(false);
 
         AsMigrateReport();
     }
