@@ -21,6 +21,16 @@ public sealed class CliTests(DovecotFixture fixture)
         Assert.Contains("7 server unreachable", stdout);
         Assert.Contains("8 TLS certificate not trusted", stdout);
         Assert.Contains("9 encryption configured but not offered", stdout);
+        Assert.Contains("10 a sync job held deletions back", stdout);
+    }
+
+    [Fact]
+    public async Task Run_help_explains_sync_and_allow_deletions()
+    {
+        var (code, stdout) = await CliProcess.RunAsync("run", "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("--allow-deletions", stdout);
+        Assert.Contains("\"sync\" keeps the two accounts in step both ways", stdout);
     }
 
     [Fact]
