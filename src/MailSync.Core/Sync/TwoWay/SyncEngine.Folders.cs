@@ -139,22 +139,28 @@ public sealed partial class SyncEngine
         }
     }
 
+    /// <summary>Creates the parents of <paramref name="fullName"/> that <paramref name="names"/> (the side's folders) lacks, top down.</summary>
+    private async Task EnsureParentsAsync(Side side, string fullName, HashSet<string> names, CancellationToken cancellationToken)
+    {
+        var ns = _sides[side].Namespace;
+        if (ns.Delimiter == '\0' || !fullName.StartsWith(ns.Prefix, StringComparison.Ordinal))
+            return;
+        var parts = fullName[ns.Prefix.Length..].Split(ns.Delimiter);
+        for (var i = 1; i < parts.Length; i++)
+        {
+            var parent = ns.Prefix + string.Join(ns.Delimiter, parts[..i]);
+            if (names.Contains(SyncFolders.Canonical(parent)))
+                continue;
+            await StoreAsync(side, $"create {parent}", ct => _sides[side].EnsureFolderAsync(parent, false, SpecialUse.None, ct), cancellationToken).ConfigureAwait(false);
+            names.Add(parent);
+        }
+    }
+
     /// <summary>RENAME on one side, creating the new name's parents first.</summary>
     private async Task RenameFolderAsync(Side side, string from, string to, HashSet<string> names, CancellationToken cancellationToken)
     {
         var ns = _sides[side].Namespace;
-        if (ns.Delimiter != '\0' && to.StartsWith(ns.Prefix, StringComparison.Ordinal))
-        {
-            var parts = to[ns.Prefix.Length..].Split(ns.Delimiter);
-            for (var i = 1; i < parts.Length; i++)
-            {
-                var parent = ns.Prefix + string.Join(ns.Delimiter, parts[..i]);
-                if (names.Contains(SyncFolders.Canonical(parent)))
-                    continue;
-                await StoreAsync(side, $"create {parent}", ct => _sides[side].EnsureFolderAsync(parent, false, SpecialUse.None, ct), cancellationToken).ConfigureAwait(false);
-                names.Add(parent);
-            }
-        }
+        await EnsureParentsAsync(side, to, names, cancellationToken).ConfigureAwait(false);
 
         await OnceAsync(side, $"rename {from} to {to}", async ct =>
         {
@@ -280,19 +286,7 @@ public sealed partial class SyncEngine
     /// <summary>Creates a folder and any parent it lacks; <paramref name="names"/> are the side's existing folders.</summary>
     private async Task EnsureFolderAsync(Side side, string fullName, bool subscribe, SpecialUse role, Sides<HashSet<string>> names, CancellationToken cancellationToken)
     {
-        var ns = _sides[side].Namespace;
-        if (ns.Delimiter != '\0' && fullName.StartsWith(ns.Prefix, StringComparison.Ordinal))
-        {
-            var parts = fullName[ns.Prefix.Length..].Split(ns.Delimiter);
-            for (var i = 1; i < parts.Length; i++)
-            {
-                var parent = ns.Prefix + string.Join(ns.Delimiter, parts[..i]);
-                if (names[side].Contains(SyncFolders.Canonical(parent)))
-                    continue;
-                await StoreAsync(side, $"create {parent}", ct => _sides[side].EnsureFolderAsync(parent, false, SpecialUse.None, ct), cancellationToken).ConfigureAwait(false);
-                names[side].Add(parent);
-            }
-        }
+        await EnsureParentsAsync(side, fullName, names[side], cancellationToken).ConfigureAwait(false);
 
         await StoreAsync(side, $"create {fullName}", ct => _sides[side].EnsureFolderAsync(fullName, subscribe, role, ct), cancellationToken).ConfigureAwait(false);
         names[side].Add(SyncFolders.Canonical(fullName));

@@ -89,8 +89,7 @@ public sealed partial class SyncEngine
             var wanted = hashes[side];
             if (wanted.Count == 0)
                 continue;
-            // The other side's folder is selected now on its own connection; this side's was re-selected by nobody since.
-            await ReadAsync(side, $"select {pair.Name(side)}", ct => _sides[side].OpenFolderAsync(pair.Name(side), !_options.DryRun && _policy.Writable[side], ct), cancellationToken).ConfigureAwait(false);
+            // Each side's connection still has this pair's folder selected (a reconnect re-selects it).
             var found = await ReadAsync(side, $"header blocks in {pair.Name(side)}", ct => _sides[side].FetchHeaderHashesAsync(wanted, ct), cancellationToken).ConfigureAwait(false);
             views[(int)side] = views[(int)side] with { HeaderHashes = found };
         }

@@ -443,18 +443,29 @@ public static class SyncPlanner
 
             if (arrivals.Count == 0)
                 continue;
+            var found = new List<PlannedMove>();
             foreach (var plan in plans)
             {
-                foreach (var row in plan.Expunge[on].Where(r => !string.IsNullOrEmpty(r.MessageId)).ToList())
+                foreach (var row in plan.Expunge[on].Where(r => !string.IsNullOrEmpty(r.MessageId)))
                 {
-                    if (!arrivals.TryGetValue(row.Key(moved), out var queue) || queue.Count == 0)
-                        continue;
-                    var (to, message) = queue.Dequeue();
-                    plan.Expunge[on].Remove(row);
-                    to.Append[on].Remove(message);
-                    moves.Add(new PlannedMove(on, plan, row, to, message));
+                    if (arrivals.TryGetValue(row.Key(moved), out var queue) && queue.Count > 0)
+                    {
+                        var (to, message) = queue.Dequeue();
+                        found.Add(new PlannedMove(on, plan, row, to, message));
+                    }
                 }
             }
+
+            // Taken out of the plans in one pass each: a renamed-by-hand folder moves thousands.
+            var rows = found.Select(m => m.Row).ToHashSet(ReferenceEqualityComparer.Instance);
+            var messages = found.Select(m => m.Message).ToHashSet(ReferenceEqualityComparer.Instance);
+            foreach (var plan in plans)
+            {
+                plan.Expunge[on].RemoveAll(rows.Contains);
+                plan.Append[on].RemoveAll(messages.Contains);
+            }
+
+            moves.AddRange(found);
         }
 
         return moves;
