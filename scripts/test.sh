@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# The one command that builds MailSync and runs every test (and migrate's engine-level tests a
-# second time on the two-way engine's one-way policy).
+# The one command that builds MailSync and runs every test.
 # Last line: "N passed, N failed" (plus ", N skipped" when any were skipped),
 # summed from the TRX <Counters> of all test projects. Exit status is non-zero
 # when the build fails, any test fails, or no test ran at all.
@@ -24,14 +23,6 @@ dotnet test MailSync.sln -c Release --no-build \
   --logger "trx" --logger "console;verbosity=normal" \
   --results-directory "$results"
 test_status=$?
-
-# Migrate's engine-level tests once more with migrate run on the two-way engine's one-way policy
-# (MAILSYNC_MIGRATE_ENGINE=sync, docs/sync.md): not the default yet, and this keeps it from
-# drifting. Their results count in the summary below like any other run's.
-MAILSYNC_MIGRATE_ENGINE=sync dotnet test MailSync.sln -c Release --no-build \
-  --filter "FullyQualifiedName~IncrementalSyncTests|FullyQualifiedName~RetryFailedTests|FullyQualifiedName~ParallelCopyTests|FullyQualifiedName~FaultMatrixTests|FullyQualifiedName~NonEmptyTargetTests|FullyQualifiedName~Integration.ResumeTests|FullyQualifiedName~InterruptEveryStepTests|FullyQualifiedName~CorpusMigrationTests" \
-  --logger "trx;LogFilePrefix=migrate-policy" --logger "console;verbosity=minimal" \
-  --results-directory "$results" || test_status=1
 
 mapfile -t trx_files < <(find "$results" -name '*.trx' -type f)
 if [[ ${#trx_files[@]} -eq 0 ]]; then

@@ -7,35 +7,13 @@ using MailSync.Core.Sync.TwoWay;
 
 namespace MailSync.Engine.Tests;
 
-/// <summary>Runs today's migrate engine between two in-memory servers, as one process run would.</summary>
+/// <summary>Runs the engine between two in-memory servers, as one process run would: a migrate job (the one-way policy) or a two-way sync.</summary>
 internal static class EngineRun
 {
-    /// <summary>One run with the ledger at <paramref name="ledgerPath"/> opened afresh (as a new process would); returns its result.</summary>
-    public static async Task<JobResult> RunAsync(InMemoryServer sourceServer, InMemoryServer targetServer, string ledgerPath, MigrationOptions? options = null)
-    {
-        // Prototype switch: migrate scenarios on the two-way engine with the migrate policy.
-        if (string.Equals(Environment.GetEnvironmentVariable("MAILSYNC_MIGRATE_ENGINE"), "sync", StringComparison.OrdinalIgnoreCase))
-            return await SyncAsync(sourceServer, targetServer, ledgerPath, SyncPolicy.Migrate, options);
-        return await MigrateAsync(sourceServer, targetServer, ledgerPath, options);
-    }
-
-    /// <summary>One run of <see cref="MigrationEngine"/> itself, whatever the switch says.</summary>
-    public static async Task<JobResult> MigrateAsync(
+    /// <summary>One migrate run (<see cref="SyncPolicy.Migrate"/>) with the ledger at <paramref name="ledgerPath"/> opened afresh (as a new process would); returns its result.</summary>
+    public static Task<JobResult> RunAsync(
         InMemoryServer sourceServer, InMemoryServer targetServer, string ledgerPath, MigrationOptions? options = null, FolderMappingOptions? mapping = null)
-    {
-
-        var log = Serilog.Core.Logger.None;
-        using var ledger = CheckpointLedger.Open(ledgerPath);
-        var pipelines = new AccountPipelines("memory", 0, TimeSpan.Zero, new ServerCircuits(log).For("memory", 1), log);
-        await using var source = new InMemoryStore(sourceServer);
-        await using var target = new InMemoryStore(targetServer);
-        await source.ConnectAsync(CancellationToken.None);
-        await target.ConnectAsync(CancellationToken.None);
-        var result = new JobResult { Job = "job" };
-        await new MigrationEngine("job", source, target, ledger, options ?? new MigrationOptions(), result, pipelines, pipelines, NullMigrationObserver.Instance, log)
-            .RunAsync(mapping ?? FolderMappingOptions.Default, CancellationToken.None);
-        return result;
-    }
+        => SyncAsync(sourceServer, targetServer, ledgerPath, SyncPolicy.Migrate, options, mapping);
 
     /// <summary>One two-way sync run between two in-memory servers (A, B) with the ledger at <paramref name="ledgerPath"/> opened afresh.</summary>
     public static async Task<JobResult> SyncAsync(

@@ -72,10 +72,17 @@ public sealed class InMemoryServer(string name, Faults faults)
 
     /// <summary>Every message of every folder, for comparing end states: folder, bytes, flags, keywords, date.</summary>
     public List<string> Snapshot() =>
-        [.. Folders.Values.SelectMany(f => f.Messages.Select(m =>
-            $"{f.Path}|{Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(m.Bytes))[..16]}|{m.Flags}|{string.Join(',', m.Keywords.Order(StringComparer.Ordinal))}|{m.Date.ToUnixTimeSeconds()}"))
+        [.. Folders.Values.SelectMany(f => f.Messages.Select(m => Line(f.Path, m.Bytes, m.Flags, m.Keywords, m.Date)))
             .Concat(Folders.Values.Where(f => f.Subscribed).Select(f => $"{f.Path}|subscribed"))
             .Order(StringComparer.Ordinal)];
+
+    /// <summary>One message's line in <see cref="Snapshot"/>.</summary>
+    public static string Line(string folder, byte[] bytes, MessageFlags flags, IEnumerable<string> keywords, DateTimeOffset date)
+        => $"{folder}|{Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes))[..16]}|{flags}|{string.Join(',', keywords.Order(StringComparer.Ordinal))}|{date.ToUnixTimeSeconds()}";
+
+    /// <summary>A message's line in <see cref="Snapshot"/>, as if it were in <paramref name="folder"/> with these flags (null: its own).</summary>
+    public static string Line(string folder, Message m, MessageFlags? flags = null, IEnumerable<string>? keywords = null)
+        => Line(folder, m.Bytes, flags ?? m.Flags, keywords ?? m.Keywords, m.Date);
 
     public sealed class Folder(string path, uint uidValidity)
     {

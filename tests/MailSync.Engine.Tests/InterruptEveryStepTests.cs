@@ -1,5 +1,6 @@
 using System.Text;
 using MailKit;
+using MailSync.Core.Mapping;
 using MailSync.Core.Model;
 using MailSync.Core.Sync;
 using Xunit.Abstractions;
@@ -7,7 +8,7 @@ using Xunit.Abstractions;
 namespace MailSync.Engine.Tests;
 
 /// <summary>
-/// mbsync's way of testing a sync engine, on today's migrate engine: every scenario runs once
+/// mbsync's way of testing a sync engine, on migrate (the engine's one-way policy): every scenario runs once
 /// uninterrupted (the reference end state), then once more stopped just before and just after each
 /// of its side effects k = 1..n (as a killed process would be: the ledger keeps what it committed,
 /// the servers what they did), then resumed by a fresh run. The resumed end state must equal the
@@ -18,8 +19,10 @@ public sealed class InterruptEveryStepTests(ITestOutputHelper output)
 {
     /// <param name="ChangeAfterFirstRun">When set, the measured run is the second: after a complete first run, this changes (source, target).</param>
     /// <param name="Target">Sets up how the target server behaves.</param>
+    /// <param name="Renames">The job's folder renames (source folder → target folder).</param>
     public sealed record Scenario(
-        string Name, Action<InMemoryServer> Seed, Action<InMemoryServer, InMemoryServer>? ChangeAfterFirstRun, int BatchMessages, Action<InMemoryServer>? Target = null)
+        string Name, Action<InMemoryServer> Seed, Action<InMemoryServer, InMemoryServer>? ChangeAfterFirstRun, int BatchMessages, Action<InMemoryServer>? Target = null,
+        Dictionary<string, string>? Renames = null)
     {
         public override string ToString() => Name;
     }
@@ -35,6 +38,10 @@ public sealed class InterruptEveryStepTests(ITestOutputHelper output)
             SeedTree, (source, target) => { ChangeSource(source); target.Renumber("Archive"); }, 3),
         new Scenario("first copy into a target that already holds some of it (a twin, a message without header block) and one of its own",
             SeedTree, null, 3, PreSeedTarget),
+        new Scenario("first copy of two source folders merged into one target folder by a rename, with a twin across them; one message per APPEND",
+            SeedMerged, null, 1, null, new Dictionary<string, string> { ["Older"] = "Archive" }),
+        new Scenario("two source folders merged into one target folder by a rename, with a twin across them; then new mail in both",
+            SeedMerged, (source, _) => ChangeMerged(source), 2, null, new Dictionary<string, string> { ["Older"] = "Archive" }),
     ];
 
     [Theory]
@@ -48,7 +55,10 @@ public sealed class InterruptEveryStepTests(ITestOutputHelper output)
         // beside what the target held of its own.
         var refused = scenario.Name.Contains("refuses", StringComparison.Ordinal) ? 1 : 0;
         var ownOnTarget = scenario.Name.Contains("one of its own", StringComparison.Ordinal) ? 1 : 0;
-        var messagesOnSource = reference.Source.Where(l => !l.EndsWith("|subscribed", StringComparison.Ordinal)).ToList();
+        // A merged folder's messages are on the target under the folder they were renamed onto.
+        var messagesOnSource = reference.Source.Where(l => !l.EndsWith("|subscribed", StringComparison.Ordinal))
+            .Select(l => scenario.Renames?.FirstOrDefault(r => l.StartsWith(r.Key + "|", StringComparison.Ordinal)) is { Key: not null } r ? r.Value + l[r.Key.Length..] : l)
+            .ToList();
         var messagesOnTarget = reference.Target.Where(l => !l.EndsWith("|subscribed", StringComparison.Ordinal)).ToList();
         var notFromSource = messagesOnTarget.ToList();
         foreach (var line in messagesOnSource)
@@ -91,7 +101,7 @@ public sealed class InterruptEveryStepTests(ITestOutputHelper output)
         {
             if (scenario.ChangeAfterFirstRun is { } change)
             {
-                await RunAsync(source, target, ledgerPath, scenario.BatchMessages);
+                await RunAsync(source, target, ledgerPath, scenario);
                 change(source, target);
                 faults.Restart();
             }
@@ -101,7 +111,7 @@ public sealed class InterruptEveryStepTests(ITestOutputHelper output)
             var crashed = false;
             try
             {
-                await RunAsync(source, target, ledgerPath, scenario.BatchMessages);
+                await RunAsync(source, target, ledgerPath, scenario);
             }
             catch (SimulatedCrash)
             {
@@ -112,17 +122,18 @@ public sealed class InterruptEveryStepTests(ITestOutputHelper output)
             if (crashed)
             {
                 faults.Restart();
-                await RunAsync(source, target, ledgerPath, scenario.BatchMessages);
+                await RunAsync(source, target, ledgerPath, scenario);
             }
 
             faults.Restart();
-            await RunAsync(source, target, ledgerPath, scenario.BatchMessages);
+            await RunAsync(source, target, ledgerPath, scenario);
             return new Outcome(sideEffects, crashed, source.Snapshot(), target.Snapshot(), faults.Count);
         }
     }
 
-    private static Task RunAsync(InMemoryServer source, InMemoryServer target, string ledgerPath, int batchMessages)
-        => EngineRun.RunAsync(source, target, ledgerPath, new MigrationOptions { BatchMessages = batchMessages });
+    private static Task RunAsync(InMemoryServer source, InMemoryServer target, string ledgerPath, Scenario scenario)
+        => EngineRun.RunAsync(source, target, ledgerPath, new MigrationOptions { BatchMessages = scenario.BatchMessages },
+            scenario.Renames is { } renames ? new FolderMappingOptions([], [], renames, null) : null);
 
     private static readonly DateTimeOffset Start = Seeds.Start;
 
@@ -138,6 +149,24 @@ public sealed class InterruptEveryStepTests(ITestOutputHelper output)
         var archive = server.Add("Archive", SpecialUse.Archive);
         archive.Append(Message(10), MessageFlags.Seen, [], Start.AddDays(1));
         archive.Append(Encoding.ASCII.GetBytes(" no header block\r\njust text\r\n"), MessageFlags.None, [], Start.AddDays(2));
+    }
+
+    /// <summary>The tree, plus "Older" (renamed onto Archive by the job): a twin of an Archive message (same bytes, same date), one without Message-ID, one of its own.</summary>
+    private static void SeedMerged(InMemoryServer server)
+    {
+        Seeds.Tree(server);
+        var older = server.Add("Older");
+        older.Append(Message(10), MessageFlags.None, [], Start.AddDays(1));
+        older.Append(Message(12, messageId: false), MessageFlags.Seen, [], Start.AddDays(4));
+        older.Append(Message(13), MessageFlags.Answered, ["old"], Start.AddDays(5));
+    }
+
+    private static void ChangeMerged(InMemoryServer server)
+    {
+        server.Folders["Archive"].Append(Message(14), MessageFlags.None, [], Start.AddDays(6));
+        var older = server.Folders["Older"];
+        older.Append(Message(15), MessageFlags.None, [], Start.AddDays(7));
+        older.SetFlags(older.Messages[0].Uid, MessageFlags.Flagged, []);
     }
 
     private static void ChangeSource(InMemoryServer server)

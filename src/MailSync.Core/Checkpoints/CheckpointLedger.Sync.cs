@@ -58,7 +58,7 @@ public sealed partial class CheckpointLedger
         var result = new List<SyncPairState>();
         using var cmd = Command("""
             SELECT id, name_a, name_b, uidvalidity_a, uidnext_a, highestmodseq_a, count_a,
-                   uidvalidity_b, uidnext_b, highestmodseq_b, count_b, completed_utc, renaming_from_a, renaming_from_b, subscribed_a, subscribed_b
+                   uidvalidity_b, uidnext_b, highestmodseq_b, count_b, completed_utc, renaming_from_a, renaming_from_b, subscribed_a, subscribed_b, mode
             FROM sync_pairs WHERE job = $job ORDER BY id;
             """, null, ("$job", job));
         using var r = cmd.ExecuteReader();
@@ -77,15 +77,17 @@ public sealed partial class CheckpointLedger
                 RenamingFromB = r.IsDBNull(13) ? null : r.GetString(13),
                 SubscribedA = r.IsDBNull(14) ? null : r.GetInt64(14) != 0,
                 SubscribedB = r.IsDBNull(15) ? null : r.GetInt64(15) != 0,
+                Mode = r.GetString(16),
             });
         }
 
         return result;
     });
 
-    public SyncPairState CreateSyncPair(string job, string nameA, string nameB) => Guarded(() =>
+    /// <summary>Starts a folder pair of <paramref name="job"/>, written by the policy named <paramref name="mode"/>.</summary>
+    public SyncPairState CreateSyncPair(string job, string nameA, string nameB, string mode = "sync") => Guarded(() =>
     {
-        Execute("INSERT INTO sync_pairs (job, name_a, name_b) VALUES ($job, $a, $b);", null, ("$job", job), ("$a", nameA), ("$b", nameB));
+        Execute("INSERT INTO sync_pairs (job, name_a, name_b, mode) VALUES ($job, $a, $b, $m);", null, ("$job", job), ("$a", nameA), ("$b", nameB), ("$m", mode));
         return LoadSyncPairs(job).Single(p => p.NameA == nameA && p.NameB == nameB);
     });
 

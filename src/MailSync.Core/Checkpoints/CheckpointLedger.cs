@@ -24,7 +24,7 @@ public sealed partial class CheckpointLedger : IDisposable
     /// v2 added the POP3 columns: source_key (UIDL or fingerprint), date_source, source_deleted_utc.
     /// v3 added the two-way sync tables (sync_pairs, sync_messages): side-indexed, a row may lack either side's UID.
     /// </remarks>
-    public const int SchemaVersion = 3;
+    public const int SchemaVersion = 4;
 
     private readonly SqliteConnection _connection;
 
@@ -112,6 +112,7 @@ public sealed partial class CheckpointLedger : IDisposable
             """, tx);
         AddVersion2(tx);
         AddVersion3(tx);
+        AddVersion4(tx);
         Execute($"INSERT INTO meta (key, value) VALUES ('schema_version', '{SchemaVersion}'), ('application', 'mailsync');", tx);
         tx.Commit();
     }
@@ -129,11 +130,38 @@ public sealed partial class CheckpointLedger : IDisposable
     {
         if (found >= SchemaVersion)
             return;
+        // v4 rebuilds sync_pairs, which sync_messages references: SQLite's procedure for that turns
+        // foreign key enforcement off around the transaction (it cannot change inside one) and
+        // checks the references before committing.
+        var enforced = Convert.ToInt64(Scalar("PRAGMA foreign_keys;"), CultureInfo.InvariantCulture) != 0;
+        Execute("PRAGMA foreign_keys = OFF;");
+        try
+        {
+            MigrateForwardUnenforced(found);
+        }
+        finally
+        {
+            if (enforced)
+                Execute("PRAGMA foreign_keys = ON;");
+        }
+    }
+
+    private void MigrateForwardUnenforced(int found)
+    {
         using var tx = _connection.BeginTransaction();
         if (found < 2)
             AddVersion2(tx);
         if (found < 3)
             AddVersion3(tx);
+        if (found < 4)
+            AddVersion4(tx);
+        using (var check = Command("PRAGMA foreign_key_check;", tx))
+        using (var broken = check.ExecuteReader())
+        {
+            if (broken.Read())
+                throw new LedgerException($"the checkpoint database {Path} has rows that refer to a missing {broken.GetString(2)} row (table {broken.GetString(0)}); it was left untouched. Restore it from a backup");
+        }
+
         Execute($"UPDATE meta SET value = '{SchemaVersion}' WHERE key = 'schema_version';", tx);
         tx.Commit();
     }

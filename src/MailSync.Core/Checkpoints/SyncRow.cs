@@ -81,6 +81,9 @@ public sealed class SyncPairState
     public SyncCursor CursorB { get; set; } = SyncCursor.None;
     public DateTimeOffset? CompletedUtc { get; set; }
 
+    /// <summary>The policy that wrote the pair: <c>sync</c> (two-way) or <c>migrate</c> (see <c>SyncPolicy.Name</c>).</summary>
+    public string Mode { get; init; } = "sync";
+
     /// <summary>
     /// The intent of a RENAME on side A: the folder's old name there, set (with the new names)
     /// before the RENAME and cleared after it. A run finding it set finishes the rename.

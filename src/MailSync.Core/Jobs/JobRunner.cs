@@ -55,14 +55,6 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer, CircuitS
         return results;
     }
 
-    /// <summary>
-    /// Prototype switch (branch migrate-on-sync-engine): with MAILSYNC_MIGRATE_ENGINE=sync in the
-    /// environment, IMAP-to-IMAP migrate jobs run on <see cref="SyncEngine"/> with
-    /// <see cref="SyncPolicy.Migrate"/> instead of <see cref="MigrationEngine"/>.
-    /// </summary>
-    internal static bool MigrateOnSyncEngine
-        => string.Equals(Environment.GetEnvironmentVariable("MAILSYNC_MIGRATE_ENGINE"), "sync", StringComparison.OrdinalIgnoreCase);
-
     private async Task<JobResult> RunJobAsync(MailSyncConfig config, JobConfig job, CheckpointLedger ledger, MigrationOptions options, CancellationToken cancellationToken)
     {
         var result = new JobResult { Job = job.Name, DryRun = options.DryRun, RetryFailed = options.RetryFailed };
@@ -92,40 +84,31 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer, CircuitS
                 var engine = new Pop3MigrationEngine(job.Name, mailbox, target, ledger, options, settings, result, sourcePipelines, targetPipelines, observer, log);
                 await engine.RunAsync(cancellationToken).ConfigureAwait(false);
             }
-            else if (job.Mode == JobMode.Sync || MigrateOnSyncEngine)
+            else
             {
+                // One engine for both modes: migrate is the two-way engine writing side B only
+                // (SyncPolicy.Migrate), two-way sync writes both under the job's deletion policy.
+                var sync = job.Mode == JobMode.Sync;
+                var (labelA, labelB) = sync ? ("side A", "side B") : ("source", "target");
                 await using var sideA = new ImapStore(ToEndpoint(sourceAccount)) { SpoolToDiskAbove = options.SpoolToDiskAbove };
-                log.Information("{Job}: two-way sync of {A} (side A) and {B} (side B)", job.Name, sideA.Endpoint, target.Endpoint);
+                if (sync)
+                    log.Information("{Job}: two-way sync of {A} (side A) and {B} (side B)", job.Name, sideA.Endpoint, target.Endpoint);
+                else
+                    log.Information("{Job}: connecting to {Source} and {Target}", job.Name, sideA.Endpoint, target.Endpoint);
+                // Both at once: a run with nothing to do is mostly these two logins.
                 await Task.WhenAll(
-                    ConnectAsync($"{job.Name}: side A", sourcePipelines, sideA.ConnectAsync, result, cancellationToken),
-                    ConnectAsync($"{job.Name}: side B", targetPipelines, target.ConnectAsync, result, cancellationToken)).ConfigureAwait(false);
-                var policy = job.Mode == JobMode.Sync
+                    ConnectAsync($"{job.Name}: {labelA}", sourcePipelines, sideA.ConnectAsync, result, cancellationToken),
+                    ConnectAsync($"{job.Name}: {labelB}", targetPipelines, target.ConnectAsync, result, cancellationToken)).ConfigureAwait(false);
+                var policy = sync
                     ? new SyncPolicy { Deletions = job.Deletions, Guard = job.DeletionGuard, AllowDeletions = options.AllowDeletions }
                     : SyncPolicy.Migrate;
                 var mapping = new FolderMappingOptions(job.Include, job.Exclude, job.Renames, job.TargetPrefix);
                 await new SyncEngine(job.Name, sideA, target, ledger, options, policy, result, sourcePipelines, targetPipelines, observer, log)
                 {
-                    // Migrate on the two-way engine keeps migrate's parallel connection pairs.
+                    // Migrate works on several connection pairs at once; two-way plans every pair before acting, on one.
                     MaxConnectionPairs = policy.OneWay ? Math.Min(sourceAccount.MaxConnections, targetAccount.MaxConnections) : 1,
-                    OpenConnectionPairAsync = policy.OneWay ? ct => OpenSyncPairAsync(sourceAccount, targetAccount, options, ct) : null,
+                    OpenConnectionPairAsync = policy.OneWay ? ct => OpenConnectionPairAsync(sourceAccount, targetAccount, options, ct) : null,
                 }.RunAsync(mapping, cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                await using var source = new ImapStore(ToEndpoint(sourceAccount)) { SpoolToDiskAbove = options.SpoolToDiskAbove };
-                log.Information("{Job}: connecting to {Source} and {Target}", job.Name, source.Endpoint, target.Endpoint);
-                // Both at once: a run with nothing to do is mostly these two logins.
-                await Task.WhenAll(
-                    ConnectAsync($"{job.Name}: source", sourcePipelines, source.ConnectAsync, result, cancellationToken),
-                    ConnectAsync($"{job.Name}: target", targetPipelines, target.ConnectAsync, result, cancellationToken)).ConfigureAwait(false);
-
-                var mapping = new FolderMappingOptions(job.Include, job.Exclude, job.Renames, job.TargetPrefix);
-                var engine = new MigrationEngine(job.Name, source, target, ledger, options, result, sourcePipelines, targetPipelines, observer, log)
-                {
-                    MaxConnectionPairs = Math.Min(sourceAccount.MaxConnections, targetAccount.MaxConnections),
-                    OpenConnectionPairAsync = ct => OpenConnectionPairAsync(sourceAccount, targetAccount, options, ct),
-                };
-                await engine.RunAsync(mapping, cancellationToken).ConfigureAwait(false);
             }
 
             result.Status = result.Folders.Any(f => f.Sync?.HeldReason is not null) ? JobStatus.DeletionsHeld
@@ -200,7 +183,7 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer, CircuitS
     /// job already holds working connections, so a refusal here (a per-user connection limit)
     /// only means fewer workers.
     /// </summary>
-    private static async Task<(IMessageSource, IMessageTarget)> OpenConnectionPairAsync(
+    private static async Task<(ISyncSide, ISyncSide)> OpenConnectionPairAsync(
         AccountConfig sourceAccount, AccountConfig targetAccount, MigrationOptions options, CancellationToken cancellationToken)
     {
         var source = new ImapStore(ToEndpoint(sourceAccount)) { SpoolToDiskAbove = options.SpoolToDiskAbove };
@@ -216,13 +199,6 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer, CircuitS
             await target.DisposeAsync().ConfigureAwait(false);
             throw;
         }
-    }
-
-    private static async Task<(ISyncSide, ISyncSide)> OpenSyncPairAsync(
-        AccountConfig sourceAccount, AccountConfig targetAccount, MigrationOptions options, CancellationToken cancellationToken)
-    {
-        var (source, target) = await OpenConnectionPairAsync(sourceAccount, targetAccount, options, cancellationToken).ConfigureAwait(false);
-        return ((ISyncSide)source, (ISyncSide)target);
     }
 
     /// <summary>An account's pipelines, built once per run and shared by all its jobs.</summary>

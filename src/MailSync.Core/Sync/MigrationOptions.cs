@@ -29,7 +29,7 @@ public sealed record MigrationOptions
 
     /// <summary>
     /// Messages to copy per connection pair before another pair is worth its logins: a run with
-    /// little to do stays on one pair (see MigrationEngine.PairsWorthOpening).
+    /// little to do stays on one pair (see SyncEngine.PairsWorthOpening).
     /// </summary>
     public int MessagesPerConnectionPair { get; init; } = 200;
 

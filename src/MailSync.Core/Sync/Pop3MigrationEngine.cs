@@ -14,7 +14,7 @@ namespace MailSync.Core.Sync;
 /// <summary>
 /// Copies a POP3 mailbox into one target folder, exactly once. Messages are known by UIDL (or a
 /// fingerprint), never by message number; each batch's intents are committed before its APPEND,
-/// as in <see cref="MigrationEngine"/>. Deleting from the server, when the job asks for it, comes
+/// as in the IMAP engine (<see cref="TwoWay.SyncEngine"/>). Deleting from the server, when the job asks for it, comes
 /// last: DELE only for messages whose copy the ledger already holds as confirmed, then QUIT.
 /// </summary>
 public sealed class Pop3MigrationEngine(

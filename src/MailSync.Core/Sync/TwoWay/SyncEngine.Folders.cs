@@ -30,7 +30,7 @@ public sealed partial class SyncEngine
     private async Task<bool> RenameFoldersAsync(
         Sides<IReadOnlyList<FolderInfo>> listed, Sides<NamespaceInfo> namespaces, FolderMappingOptions mapping, CancellationToken cancellationToken)
     {
-        var pairs = _ledger.LoadSyncPairs(_job);
+        var pairs = _ledger.LoadSyncPairs(_job).Where(p => p.Mode == _policy.Name).ToList();
         foreach (var pair in pairs.Where(p => p.RenamingFromA is not null || p.RenamingFromB is not null))
         {
             // An interrupted rename: the intent holds both old names; the side still showing its
@@ -197,6 +197,12 @@ public sealed partial class SyncEngine
             return null;
         }
 
+        if (folder.Replaces is { } replaced && !_options.DryRun)
+        {
+            _log.Information("{Job}: {Folder} now maps onto {Target} (was {Old}); it is paired anew", _job, folder.NameA, folder.NameB, replaced.NameB);
+            _ledger.DeleteSyncPair(replaced.Id);
+        }
+
         if (folder.Missing is { } missing)
         {
             var other = missing.Other();
@@ -215,7 +221,7 @@ public sealed partial class SyncEngine
             var subscribe = folder.Info(other)!.Subscribed || folder.Subscribe;
             await EnsureFolderAsync(missing, folder.Name(missing), subscribe, folder.Role, names, cancellationToken).ConfigureAwait(false);
             // The subscriptions as this run left them are the last-seen ones: a later unsubscribe on either side is then a change.
-            var created = folder.Pair ?? _ledger.CreateSyncPair(_job, folder.NameA, folder.NameB);
+            var created = folder.Pair ?? _ledger.CreateSyncPair(_job, folder.NameA, folder.NameB, _policy.Name);
             created.SubscribedA = missing == Side.A ? subscribe : folder.A!.Subscribed;
             created.SubscribedB = missing == Side.B ? subscribe : folder.B!.Subscribed;
             _ledger.SaveSyncPair(created);
@@ -224,8 +230,8 @@ public sealed partial class SyncEngine
 
         // A dry run writes nothing, not even a new pair: one that is only planned has no rows.
         if (_options.DryRun && folder.Pair is null)
-            return new SyncPairState { Id = 0, Job = _job, NameA = folder.NameA, NameB = folder.NameB };
-        var pair = folder.Pair ?? _ledger.CreateSyncPair(_job, folder.NameA, folder.NameB);
+            return new SyncPairState { Id = 0, Job = _job, NameA = folder.NameA, NameB = folder.NameB, Mode = _policy.Name };
+        var pair = folder.Pair ?? _ledger.CreateSyncPair(_job, folder.NameA, folder.NameB, _policy.Name);
         if (folder.A is not null && folder.B is not null && !_options.DryRun)
             await SyncSubscriptionAsync(folder, pair, cancellationToken).ConfigureAwait(false);
         return pair;

@@ -30,10 +30,11 @@ public sealed partial class SyncEngine
             validityChanged[(int)side] = cursor.UidValidity != 0 && cursor.UidValidity != status.UidValidity;
             statuses[(int)side] = status;
             views[(int)side] = await ListSideAsync(side, name, status, cursor, pair.CompletedUtc is not null && !validityChanged[(int)side], rows, cancellationToken).ConfigureAwait(false);
-            if (_policy.OneWay && _policy.Writable[side] && _options.JobsSharingTarget.Count > 0)
+            if (_policy.OneWay && _policy.Writable[side])
             {
-                // Other jobs fill this folder too: their copies are not this job's, never paired with or settled onto.
-                item.OthersClaim = _ledger.ClaimedByJobs([.. _options.JobsSharingTarget.Where(j => j != _job)], name, status.UidValidity);
+                // Other jobs, or this job's other pairs (folders merged into one), fill this folder
+                // too: their copies are not this pair's, never paired with or settled onto.
+                item.OthersClaim = _ledger.ClaimedByJobs([.. _options.JobsSharingTarget.Where(j => j != _job)], _job, name, status.UidValidity, pair.Id);
                 views[(int)side] = Without(views[(int)side], item.OthersClaim);
             }
             if (validityChanged[(int)side])

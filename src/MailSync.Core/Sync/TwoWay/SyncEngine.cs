@@ -85,16 +85,11 @@ public sealed partial class SyncEngine
 
     public async Task RunAsync(FolderMappingOptions mapping, CancellationToken cancellationToken)
     {
-        if (_policy.OneWay)
-        {
-            // Migrate on this engine: what MigrationEngine recorded for the job is carried forward first.
-            var adopted = _ledger.AdoptMigrateRows(_job);
-            if (adopted.Pairs > 0)
-                _log.Information("{Job}: {Pairs} folder pair(s) and {Rows} message row(s) of the migrate ledger carried into the side-indexed tables", _job, adopted.Pairs, adopted.Rows);
-            foreach (var pair in adopted.Left)
-                _result.Warn(_log, _job, $"{pair}: its migrate ledger rows could not be carried into the side-indexed tables (a folder shared with another pair); the folder is paired again by content");
-        }
+        // Schema v4 carried migrate's rows forward; only a job switched between modes can have some left.
+        foreach (var left in _ledger.MigrateRowsLeft(_job))
+            _result.Warn(_log, _job, $"{left}: rows of an earlier migrate run of this job stay in the old layout (the folder was synced in another mode since); its copies are found again by content, none copied twice");
 
+        ForgetOtherPolicysPairs();
         var listed = new Sides<IReadOnlyList<FolderInfo>>(
             await ReadAsync(Side.A, "list folders", ct => _sides.A.ListFoldersAsync(ct), cancellationToken).ConfigureAwait(false),
             await ReadAsync(Side.B, "list folders", ct => _sides.B.ListFoldersAsync(ct), cancellationToken).ConfigureAwait(false));
@@ -118,7 +113,7 @@ public sealed partial class SyncEngine
             _listed = listed;
         }
 
-        var (folders, warnings) = SyncFolders.Decide(listed, namespaces, mapping, _ledger.LoadSyncPairs(_job));
+        var (folders, warnings) = SyncFolders.Decide(listed, namespaces, mapping, [.. _ledger.LoadSyncPairs(_job).Where(p => p.Mode == _policy.Name)], mergeIntoB: _policy.OneWay && _policy.Writable.B);
         foreach (var warning in warnings)
             _result.Warn(_log, _job, warning);
         var names = new Sides<HashSet<string>>(
@@ -238,6 +233,27 @@ public sealed partial class SyncEngine
     }
 
     /// <summary>
+    /// The job's folder pairs this policy wrote. A pair another policy wrote (the job's mode was
+    /// changed, migrate to sync or back) is forgotten, not read as this policy's history, and its
+    /// folders are paired again by content: nothing is copied twice, and nothing migrate let go
+    /// is taken for expunged. A dry run only leaves it out.
+    /// </summary>
+    private void ForgetOtherPolicysPairs()
+    {
+        var pairs = _ledger.LoadSyncPairs(_job);
+        var other = pairs.Where(p => p.Mode != _policy.Name).ToList();
+        if (other.Count > 0)
+        {
+            _result.Warn(_log, _job, $"{other.Count} folder pair(s) were last run as a {other[0].Mode} job, now as a {_policy.Name} job: their folders are paired again by content, nothing is copied twice or deleted for it");
+            if (!_options.DryRun)
+            {
+                foreach (var pair in other)
+                    _ledger.DeleteSyncPair(pair.Id);
+            }
+        }
+    }
+
+    /// <summary>
     /// One-way: no move is looked for across pairs and no deletion guarded, so each pair is listed
     /// and acted on in turn, and each folder selected once per side (migrate's round trips).
     /// </summary>
@@ -246,9 +262,14 @@ public sealed partial class SyncEngine
         // Migrate's scheduler: up to MaxConnectionPairs workers, biggest folders first, each worker
         // on a connection pair of its own (the first on the job's); a pair that cannot be opened
         // only means fewer workers; a failure that stops the job stops every worker.
+        // Pairs filling one folder (several folders merged into it) go to one worker, one after
+        // the other: each settles its APPENDs in doubt by looking at that folder, and must not
+        // see another's copy land before it is recorded.
         var read = _policy.Writable.A ? Side.B : Side.A;
-        var queue = new Queue<Work>(work.OrderByDescending(w => w.Folder.Info(read)?.Counters?.Count ?? 0));
-        var workers = OpenConnectionPairAsync is null ? 1 : Math.Clamp(Math.Min(Math.Min(MaxConnectionPairs, work.Count), PairsWorthOpening(work, read)), 1, 32);
+        var write = read.Other();
+        var groups = work.GroupBy(w => w.Pair.Name(write), StringComparer.Ordinal).Select(g => g.ToList()).ToList();
+        var queue = new Queue<List<Work>>(groups.OrderByDescending(g => g.Sum(w => (long)(w.Folder.Info(read)?.Counters?.Count ?? 0))));
+        var workers = OpenConnectionPairAsync is null ? 1 : Math.Clamp(Math.Min(Math.Min(MaxConnectionPairs, groups.Count), PairsWorthOpening(work, read)), 1, 32);
         await ConnectionWorkers.RunAsync(
             workers,
             async (index, opened, ct) => index == 0 ? this : await OpenWorkerAsync(index, opened, ct).ConfigureAwait(false),
@@ -299,41 +320,47 @@ public sealed partial class SyncEngine
         }
     }
 
-    /// <summary>One worker: takes pairs off the queue, lists each and acts on it right away.</summary>
-    private async Task DrainAsync(Queue<Work> queue, CancellationToken cancellationToken)
+    /// <summary>One worker: takes groups of pairs off the queue, lists each pair and acts on it right away.</summary>
+    private async Task DrainAsync(Queue<List<Work>> queue, CancellationToken cancellationToken)
     {
         while (true)
         {
-            Work item;
+            List<Work> group;
             lock (queue)
             {
-                if (!queue.TryDequeue(out item!))
+                if (!queue.TryDequeue(out group!))
                     return;
             }
 
-            cancellationToken.ThrowIfCancellationRequested();
-            try
-            {
-                await ListPairAsync(item, cancellationToken).ConfigureAwait(false);
-                if (_options.DryRun)
-                {
-                    // As migrate's dry run: the observer hears what would be copied.
-                    CountDryRun(item, []);
-                    _observer.FolderStarted(_job, item.Pair.NameA, item.Pair.NameB, item.Plan!.Append.B.Count, item.Plan.Append.B.Sum(m => m.Size));
-                }
-                else
-                {
-                    item.Selected = true;
-                    await ExecuteAsync(item, cancellationToken).ConfigureAwait(false);
-                }
-            }
-            catch (StoreFailureException ex) when (ex.Kind is FailureKind.Folder or FailureKind.Message)
-            {
-                _result.SkipFolder(_log, _job, item.Report, "->", ex.Message);
-            }
-
-            _observer.FolderFinished(_job, item.Report);
+            foreach (var item in group)
+                await OneWayPairAsync(item, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    private async Task OneWayPairAsync(Work item, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        try
+        {
+            await ListPairAsync(item, cancellationToken).ConfigureAwait(false);
+            if (_options.DryRun)
+            {
+                // As migrate's dry run: the observer hears what would be copied.
+                CountDryRun(item, []);
+                _observer.FolderStarted(_job, item.Pair.NameA, item.Pair.NameB, item.Plan!.Append.B.Count, item.Plan.Append.B.Sum(m => m.Size));
+            }
+            else
+            {
+                item.Selected = true;
+                await ExecuteAsync(item, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (StoreFailureException ex) when (ex.Kind is FailureKind.Folder or FailureKind.Message)
+        {
+            _result.SkipFolder(_log, _job, item.Report, "->", ex.Message);
+        }
+
+        _observer.FolderFinished(_job, item.Report);
     }
 
     /// <summary>One-way (migrate on this engine): the folders are reported as migrate reports them, without the two-way counts.</summary>

@@ -10,6 +10,13 @@ namespace MailSync.Core.Sync.TwoWay;
 /// </summary>
 public sealed record SyncFolder(string NameA, string NameB, FolderInfo? A, FolderInfo? B, SyncPairState? Pair, SpecialUse Role, bool Subscribe, string Path)
 {
+    /// <summary>
+    /// One-way only: the ledger's pair of this A folder into another B folder, before the job's
+    /// mapping changed. It is forgotten and a new pair started (the old B folder is left as it
+    /// is; should the mapping change back, its copies are found again by content, not re-copied).
+    /// </summary>
+    public SyncPairState? Replaces { get; init; }
+
     public string Name(Side side) => side == Side.A ? NameA : NameB;
 
     public FolderInfo? Info(Side side) => side == Side.A ? A : B;
@@ -23,17 +30,24 @@ public sealed record SyncFolder(string NameA, string NameB, FolderInfo? A, Folde
 /// (include/exclude, renames, targetPrefix, roles); a folder only B has maps back by the inverse
 /// rules, and only when mapping that name forward gives the same B folder again, so the mapping is
 /// one-to-one both ways. A pair the ledger knows keeps its names. Pure.
+/// <para>
+/// One-way into B (<paramref name="mergeIntoB"/>, migrate): several A folders may map onto one B
+/// folder (two renamed onto the same name, two folders of one role), each its own pair, as migrate
+/// has always merged them; folders only B has are not the job's.
+/// </para>
 /// </summary>
 public static class SyncFolders
 {
     public static (List<SyncFolder> Folders, List<string> Warnings) Decide(
-        Sides<IReadOnlyList<FolderInfo>> listed, Sides<NamespaceInfo> namespaces, FolderMappingOptions mapping, IReadOnlyList<SyncPairState> pairs)
+        Sides<IReadOnlyList<FolderInfo>> listed, Sides<NamespaceInfo> namespaces, FolderMappingOptions mapping, IReadOnlyList<SyncPairState> pairs,
+        bool mergeIntoB = false)
     {
         var warnings = new List<string>();
         var byNameA = listed.A.GroupBy(f => Canonical(f.FullName)).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
         var byNameB = listed.B.GroupBy(f => Canonical(f.FullName)).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
         var pairsByA = pairs.ToDictionary(p => Canonical(p.NameA), StringComparer.Ordinal);
-        var pairsByB = pairs.ToDictionary(p => Canonical(p.NameB), StringComparer.Ordinal);
+        // Several pairs share a B folder only in a ledger a one-way job wrote; two-way keeps the first.
+        var pairsByB = pairs.GroupBy(p => Canonical(p.NameB), StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
         var usedA = new HashSet<string>(StringComparer.Ordinal);
         var usedB = new HashSet<string>(StringComparer.Ordinal);
         var result = new List<SyncFolder>();
@@ -45,6 +59,18 @@ public static class SyncFolders
             var nameA = Canonical(m.Source.FullName);
             var pair = pairsByA.GetValueOrDefault(nameA);
             var nameB = pair is not null ? Canonical(pair.NameB) : Canonical(m.TargetName);
+            if (mergeIntoB)
+            {
+                // Migrate follows the mapping as it is now: a folder mapped elsewhere starts a new pair.
+                var wanted = Canonical(m.TargetName);
+                var moved = pair is not null && Canonical(pair.NameB) != wanted;
+                result.Add(new SyncFolder(nameA, wanted, m.Source, byNameB.GetValueOrDefault(wanted), moved ? null : pair, m.Role, m.Subscribe, m.SourcePath)
+                {
+                    Replaces = moved ? pair : null,
+                });
+                continue;
+            }
+
             if (pair is null && pairsByB.TryGetValue(nameB, out var taken))
             {
                 warnings.Add($"\"{m.Source.FullName}\" maps onto \"{nameB}\", which is synced with \"{taken.NameA}\"; it is not synced (give it a rename)");
@@ -61,6 +87,8 @@ public static class SyncFolders
             result.Add(new SyncFolder(nameA, nameB, m.Source, byNameB.GetValueOrDefault(nameB), pair, m.Role, m.Subscribe, m.SourcePath));
         }
 
+        if (mergeIntoB)
+            return (result, warnings);
         var inverse = Inverse(mapping);
         foreach (var b in listed.B.Where(f => f.Selectable))
         {

@@ -30,13 +30,21 @@ public sealed record DeletionGuardSettings(int MinMessages = 50, int Percent = 1
 public sealed record SyncPolicy
 {
     /// <summary>
-    /// Migrate as a policy (prototype): writes go to side B only. A's new messages are appended
+    /// Migrate as a policy: writes go to side B only. A's new messages are appended
     /// to B (or paired with B's by content, A's flags added), A's flag changes since the last run
     /// go to B as deltas (B's own changes stay on B and never flow back), nothing is deleted or
     /// moved on either side, no folder is created, renamed or deleted on A, and B-only folders and
     /// messages are left alone.
     /// </summary>
-    public static SyncPolicy Migrate { get; } = new() { Writable = new(false, true), Deletions = DeletionMode.Keep };
+    public static SyncPolicy Migrate { get; } = new() { Name = "migrate", Writable = new(false, true), Deletions = DeletionMode.Keep };
+
+    /// <summary>
+    /// The policy's name, recorded with every folder pair it starts (<c>sync_pairs.mode</c>). A
+    /// pair another policy wrote is not taken as this one's history: a migrate job's rows read as
+    /// two-way rows would make every message the source let go look expunged on A since the last
+    /// sync, to be expunged on B. Such a pair is paired again by content instead.
+    /// </summary>
+    public string Name { get; init; } = "sync";
 
     /// <summary>Which sides may be written to (isync's <c>ops[2]</c>): both for two-way sync, B only for migrate.</summary>
     public Sides<bool> Writable { get; init; } = new(true, true);

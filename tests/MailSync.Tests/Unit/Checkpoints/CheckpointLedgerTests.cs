@@ -159,10 +159,15 @@ public sealed class CheckpointLedgerTests : IDisposable
 
         using (var ledger = CheckpointLedger.Open(path))
         {
-            var pair = ledger.GetOrCreatePair("job", "INBOX", "INBOX");
-            var row = Assert.Single(ledger.LoadMessages(pair.Id)).Value;
-            Assert.Equal((7u, 3u, MessageState.Copied, (string?)null), (row.SourceUid, row.TargetUid!.Value, row.State, row.SourceKey));
-            ledger.Save(pair.Id, [row with { SourceUid = 8, SourceKey = "UID8-1700000000", DateSource = "Received" }]);
+            // The copied IMAP row went through v2 and v3 into v4's side-indexed tables.
+            var synced = Assert.Single(ledger.LoadSyncPairs("job"));
+            var moved = Assert.Single(ledger.LoadSyncRows(synced.Id));
+            Assert.Equal((7u, 3u, SyncState.Paired), (moved.UidA!.Value, moved.UidB!.Value, moved.State));
+            // The v2 POP3 columns work on the old tables, where the POP3 engine keeps its rows.
+            var pair = ledger.GetOrCreatePair("pop", "INBOX", "INBOX");
+            var row = new MessageRecord(8, 3, MessageState.Copied, "id@x", 1000, 500, 510, "", "", 1, 1, null) { SourceKey = "UID8-1700000000", DateSource = "Received" };
+            ledger.Save(pair.Id, [row]);
+            Assert.Equal(row.SourceKey, Assert.Single(ledger.LoadMessages(pair.Id)).Value.SourceKey);
         }
 
         using (var c = new SqliteConnection($"Data Source={path};Pooling=False"))
@@ -175,42 +180,94 @@ public sealed class CheckpointLedgerTests : IDisposable
     }
 
     [Fact]
-    public void A_version_2_ledger_gains_the_sync_tables_and_keeps_its_rows()
+    public void A_version_2_ledger_gains_the_side_indexed_tables_and_its_migrate_rows_move_into_them()
     {
         var path = PathOf("v2.db");
         using (var ledger = CheckpointLedger.Open(path))
         {
             var pair = ledger.GetOrCreatePair("job", "INBOX", "INBOX");
             ledger.Save(pair.Id, [new MessageRecord(7, 3, MessageState.Copied, "id@x", 1000, 500, 510, "\\Seen", "\\Seen", 1, 1, null)]);
+            var pop = ledger.GetOrCreatePair("pop", "INBOX", "INBOX");
+            ledger.Save(pop.Id, [new MessageRecord(1, 5, MessageState.Copied, null, 1000, 500, 510, "", "\\Seen", 1, 1, null) { SourceKey = "uidl-1" }]);
         }
 
         // Back to what a v2 build left: no sync tables, version 2.
-        using (var c = new SqliteConnection($"Data Source={path};Pooling=False"))
-        {
-            c.Open();
-            using var cmd = c.CreateCommand();
-            cmd.CommandText = "DROP TABLE sync_messages; DROP TABLE sync_pairs; UPDATE meta SET value = '2' WHERE key = 'schema_version';";
-            cmd.ExecuteNonQuery();
-        }
+        Execute(path, "DROP TABLE sync_messages; DROP TABLE sync_pairs; UPDATE meta SET value = '2' WHERE key = 'schema_version';");
 
         using (var ledger = CheckpointLedger.Open(path))
         {
-            var row = Assert.Single(ledger.LoadMessages(ledger.GetOrCreatePair("job", "INBOX", "INBOX").Id)).Value;
-            Assert.Equal((7u, 3u, MessageState.Copied), (row.SourceUid, row.TargetUid!.Value, row.State));
-            var pair = ledger.CreateSyncPair("sync", "INBOX", "INBOX");
-            var saved = ledger.SaveSyncRows([(pair.Id, new SyncRow(0, 5, null, SyncState.Pending, MailSync.Core.Model.Side.B, "<m@x>", 1000, 100, 100, "\\Seen", "\\Seen", 9))]);
-            var loaded = Assert.Single(ledger.LoadSyncRows(pair.Id));
-            Assert.Equal(saved[0], loaded);
-            Assert.Equal(1, ledger.CountSyncRowsInFlight(pair.Id));
+            // The IMAP migrate row is now side-indexed: source = A, target = B, copied = paired.
+            var pair = Assert.Single(ledger.LoadSyncPairs("job"));
+            Assert.Equal(("INBOX", "INBOX", "migrate"), (pair.NameA, pair.NameB, pair.Mode));
+            var row = Assert.Single(ledger.LoadSyncRows(pair.Id));
+            Assert.Equal((7u, 3u, SyncState.Paired, "id@x", 500L, 510L), (row.UidA!.Value, row.UidB!.Value, row.State, row.MessageId, row.SizeA, row.SizeB));
+            Assert.Empty(ledger.LoadMessages(ledger.GetOrCreatePair("job", "INBOX", "INBOX").Id));
+            // POP3 rows stay where the POP3 engine reads them.
+            Assert.Single(ledger.LoadMessages(ledger.GetOrCreatePair("pop", "INBOX", "INBOX").Id));
+            Assert.Empty(ledger.LoadSyncPairs("pop"));
         }
 
-        using (var c = new SqliteConnection($"Data Source={path};Pooling=False"))
+        Assert.Equal("4", Query(path, "SELECT value FROM meta WHERE key = 'schema_version';"));
+    }
+
+    /// <summary>
+    /// A v3 ledger (two-way pairs one to one: <c>UNIQUE (job, name_b)</c>) keeps its pairs and rows,
+    /// its pairs are marked as written by two-way sync, and from v4 a migrate job may have several
+    /// pairs filling one target folder.
+    /// </summary>
+    [Fact]
+    public void A_version_3_ledger_keeps_its_sync_pairs_and_then_allows_several_pairs_into_one_folder()
+    {
+        var path = PathOf("v3.db");
+        using (CheckpointLedger.Open(path))
         {
-            c.Open();
-            using var cmd = c.CreateCommand();
-            cmd.CommandText = "SELECT value FROM meta WHERE key = 'schema_version';";
-            Assert.Equal("3", cmd.ExecuteScalar());
         }
+
+        // The v3 shape of sync_pairs, with one pair and one row.
+        Execute(path, """
+            DROP TABLE sync_pairs;
+            CREATE TABLE sync_pairs (id INTEGER PRIMARY KEY, job TEXT NOT NULL, name_a TEXT NOT NULL, name_b TEXT NOT NULL,
+                uidvalidity_a INTEGER NOT NULL DEFAULT 0, uidvalidity_b INTEGER NOT NULL DEFAULT 0, uidnext_a INTEGER NOT NULL DEFAULT 0,
+                uidnext_b INTEGER NOT NULL DEFAULT 0, highestmodseq_a INTEGER NOT NULL DEFAULT 0, highestmodseq_b INTEGER NOT NULL DEFAULT 0,
+                count_a INTEGER NOT NULL DEFAULT 0, count_b INTEGER NOT NULL DEFAULT 0, renaming_from_a TEXT, renaming_from_b TEXT,
+                subscribed_a INTEGER, subscribed_b INTEGER, completed_utc TEXT, UNIQUE (job, name_a), UNIQUE (job, name_b));
+            INSERT INTO sync_pairs (id, job, name_a, name_b, uidvalidity_a, uidvalidity_b, subscribed_a) VALUES (4, 'two', 'Work', 'Job', 11, 12, 1);
+            INSERT INTO sync_messages (pair_id, uid_a, uid_b, state, internal_date, size_a, size_b, flags_a, flags_b, updated_utc)
+                VALUES (4, 1, 2, 'paired', 1000, 10, 10, '', '', '2026-12-01T00:00:00Z');
+            UPDATE meta SET value = '3' WHERE key = 'schema_version';
+            """);
+
+        using (var ledger = CheckpointLedger.Open(path))
+        {
+            var pair = Assert.Single(ledger.LoadSyncPairs("two"));
+            Assert.Equal((4L, "Work", "Job", 11u, 12u, (bool?)true, "sync"), (pair.Id, pair.NameA, pair.NameB, pair.CursorA.UidValidity, pair.CursorB.UidValidity, pair.SubscribedA, pair.Mode));
+            Assert.Single(ledger.LoadSyncRows(pair.Id));
+            ledger.CreateSyncPair("merge", "Old", "Archive", "migrate");
+            ledger.CreateSyncPair("merge", "Older", "Archive", "migrate");
+            Assert.Equal(2, ledger.LoadSyncPairs("merge").Count);
+            // The source folder stays unique per job.
+            Assert.ThrowsAny<SqliteException>(() => ledger.CreateSyncPair("merge", "Old", "Other", "migrate"));
+        }
+
+        Assert.Equal("4", Query(path, "SELECT value FROM meta WHERE key = 'schema_version';"));
+    }
+
+    private static void Execute(string path, string sql)
+    {
+        using var c = new SqliteConnection($"Data Source={path};Pooling=False");
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+
+    private static string? Query(string path, string sql)
+    {
+        using var c = new SqliteConnection($"Data Source={path};Pooling=False");
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        return cmd.ExecuteScalar()?.ToString();
     }
 
     [Fact]

@@ -52,6 +52,49 @@ public sealed class SyncFoldersTests
         Assert.Equal(folders.Count, folders.Select(f => f.NameB).Distinct().Count());
     }
 
+    /// <summary>
+    /// Migrate's pairing (one-way into B): several A folders may fill one B folder, each its own
+    /// pair; B-only folders are not the job's; a known pair follows the mapping as it is now.
+    /// </summary>
+    public static TheoryData<string, FolderInfo[], FolderInfo[], FolderMappingOptions, string[]> MergeRows() => new()
+    {
+        { "two A folders of one role fill B's one", [Slash("INBOX"), Slash("Sent", SpecialUse.Sent), Slash("Sent Items", SpecialUse.Sent)],
+            [Slash("INBOX"), Slash("Sent", SpecialUse.Sent)], Options(),
+            ["INBOX -> INBOX", "Sent -> Sent", "Sent Items -> Sent"] },
+        { "two A folders renamed onto one name, B-only folders left out", [Slash("INBOX"), Slash("Old"), Slash("Older")],
+            [Slash("INBOX"), Slash("Mine")], Options(renames: new() { ["Older"] = "Old" }),
+            ["INBOX -> INBOX", "Old -> (Old)", "Older -> (Old)"] },
+        { "a rename onto an existing folder merges into it", [Slash("INBOX"), Slash("Archive"), Slash("Archive2")],
+            [Slash("INBOX"), Slash("Archive")], Options(renames: new() { ["Archive2"] = "Archive" }),
+            ["INBOX -> INBOX", "Archive -> Archive", "Archive2 -> Archive"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(MergeRows))]
+    public void One_way_into_B_folders_may_merge(string name, FolderInfo[] a, FolderInfo[] b, FolderMappingOptions options, string[] expected)
+    {
+        var (folders, _) = SyncFolders.Decide(new Sides<IReadOnlyList<FolderInfo>>(a, b), new Sides<NamespaceInfo>(Dovecot, Dovecot), options, [], mergeIntoB: true);
+        var lines = folders.Select(f => $"{f.NameA} -> {(f.B is null ? $"({f.NameB})" : f.NameB)}").ToArray();
+        Assert.True(expected.Order().SequenceEqual(lines.Order()), $"{name}: {string.Join(", ", lines)}");
+    }
+
+    [Fact]
+    public void One_way_a_known_pair_whose_folder_is_now_mapped_elsewhere_is_replaced_by_a_new_pair()
+    {
+        var known = new SyncPairState { Id = 1, Job = "j", NameA = "Projects", NameB = "Work", CompletedUtc = DateTimeOffset.UnixEpoch, Mode = "migrate" };
+        var kept = new SyncPairState { Id = 2, Job = "j", NameA = "INBOX", NameB = "INBOX", CompletedUtc = DateTimeOffset.UnixEpoch, Mode = "migrate" };
+        var (folders, _) = SyncFolders.Decide(
+            new Sides<IReadOnlyList<FolderInfo>>([Slash("INBOX"), Slash("Projects")], [Slash("INBOX"), Slash("Work")]), new Sides<NamespaceInfo>(Dovecot, Dovecot),
+            Options(), [known, kept], mergeIntoB: true);
+        var projects = Assert.Single(folders, f => f.NameA == "Projects");
+        Assert.Equal("Projects", projects.NameB);
+        Assert.Null(projects.Pair);
+        Assert.Same(known, projects.Replaces);
+        var inbox = Assert.Single(folders, f => f.NameA == "INBOX");
+        Assert.Same(kept, inbox.Pair);
+        Assert.Null(inbox.Replaces);
+    }
+
     [Fact]
     public void A_pair_the_ledger_knows_keeps_its_names_and_one_gone_from_both_sides_is_listed_to_be_forgotten()
     {
