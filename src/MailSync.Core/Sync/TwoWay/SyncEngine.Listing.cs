@@ -128,6 +128,17 @@ public sealed partial class SyncEngine
 
         IReadOnlyList<FlagState> flags;
         HashSet<uint> present;
+        // One-way after a complete pass, with CONDSTORE and every row settled: listed as migrate
+        // lists (see ReadOneWayAsync). A row in flight or failed needs to know whether its message
+        // is still there, which only a full listing says.
+        if (_policy.OneWay && !_options.RetryFailed && status.HighestModSeq is not null && cursor.HighestModSeq != 0
+            && rows.All(r => r.State == SyncState.Paired))
+        {
+            if (!_policy.Writable[side])
+                return await ReadOneWayAsync(side, name, status, cursor, rows, cancellationToken).ConfigureAwait(false);
+            return new SideView(status.Count, Known(rows, side), new Dictionary<uint, string>(), new Dictionary<uint, MessageInfo>());
+        }
+
         if (status.HighestModSeq is not null && cursor.HighestModSeq != 0)
         {
             flags = status.HighestModSeq == cursor.HighestModSeq
@@ -151,6 +162,33 @@ public sealed partial class SyncEngine
         foreach (var summary in summaries)
             now[summary.Uid] = SideView.FlagsOf(summary);
         return new SideView(status.Count, present, now, summaries.ToDictionary(m => m.Uid));
+    }
+
+    /// <summary>
+    /// The read side of a one-way pair after a complete pass, with CONDSTORE, as migrate lists:
+    /// nothing is deleted or moved anywhere, so neither side's expunges matter and no
+    /// <c>UID SEARCH ALL</c> is needed; this side costs its flags changed since the cursor and the
+    /// summaries from its recorded UIDNEXT on. The written side, with nothing in flight toward it,
+    /// is not listed at all: its own flag changes stay its own, and a change from this side goes
+    /// to it as a delta. Every message a row knows counts as present on both (one gone only
+    /// receives a STORE that changes nothing).
+    /// </summary>
+    private async Task<SideView> ReadOneWayAsync(Side side, string name, FolderStatus status, SyncCursor cursor, List<SyncRow> rows, CancellationToken cancellationToken)
+    {
+        var store = _sides[side];
+        var flags = status.HighestModSeq == cursor.HighestModSeq
+            ? []
+            : await ReadAsync(side, $"flag changes in {name}", ct => store.FetchFlagChangesAsync(cursor.HighestModSeq, ct), cancellationToken).ConfigureAwait(false);
+        // "UIDNEXT:*" also answers with the last message when nothing is newer: it is simply known already.
+        var fresh = status.UidNext == cursor.UidNext
+            ? []
+            : await ReadAsync(side, $"list new messages in {name}", ct => store.FetchSummariesAsync(cursor.UidNext, ct), cancellationToken).ConfigureAwait(false);
+        var present = Known(rows, side);
+        present.UnionWith(fresh.Select(m => m.Uid));
+        var now = flags.ToDictionary(f => f.Uid, f => FlagText.Format(f.Flags & FlagText.Settable, f.Keywords));
+        foreach (var summary in fresh)
+            now[summary.Uid] = SideView.FlagsOf(summary);
+        return new SideView(status.Count, present, now, fresh.ToDictionary(m => m.Uid));
     }
 
     /// <summary>
@@ -178,6 +216,9 @@ public sealed partial class SyncEngine
 
         item.Incomplete = true;
     }
+
+    private static HashSet<uint> Known(List<SyncRow> rows, Side side)
+        => rows.Where(r => r.Uid(side) is not null).Select(r => r.Uid(side)!.Value).ToHashSet();
 
     private static SideView Without(SideView view, HashSet<uint> uids)
         => uids.Count == 0 ? view : view with
