@@ -57,8 +57,10 @@ internal static class CliApp
             connection refused); 8 TLS certificate not trusted (pin it with certificateFingerprint);
             9 encryption configured but not offered (no STARTTLS): the password was not sent;
             10 a sync job held deletions back (mass-delete guard; everything else was synced): check, then
-            confirm with --allow-deletions; 130 interrupted; 1 other error.
-            When jobs end differently the most serious decides: 130 > 5 > 4 > 8 > 9 > 7 > 1 > 6 > 10 > 3 > 0.
+            confirm with --allow-deletions; 11 a server broke the protocol or a limit (an endless line, a flood of
+            responses, more folders than maxFolders): what it did is named, and a re-run will not help;
+            130 interrupted; 1 other error.
+            When jobs end differently the most serious decides: 130 > 5 > 4 > 8 > 9 > 7 > 1 > 11 > 6 > 10 > 3 > 0.
             """)
         {
             run,

@@ -33,7 +33,7 @@ internal sealed class LiveProgress(ProgressContext context) : IMigrationObserver
     }
 
     private static void Describe(string job, Row row)
-        => row.Task.Description = Markup.Escape($"{job}: {row.Folder}  {row.MessagesDone}/{row.MessagesTotal} msgs");
+        => row.Task.Description = Markup.Escape(MailSync.Core.Stores.ServerText.Escape($"{job}: {row.Folder}  {row.MessagesDone}/{row.MessagesTotal} msgs")!);
 
     private sealed class Row(ProgressTask task)
     {

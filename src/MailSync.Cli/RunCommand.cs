@@ -88,10 +88,15 @@ internal sealed class RunCommand(RunArguments args)
         var logPath = args.LogFile?.FullName ?? Path.Combine(args.JobFile.DirectoryName ?? ".", "logs", "mailsync-.log");
         // While the live display owns the terminal only warnings go to the console; the file has everything.
         var consoleLevel = args.Verbose ? LogEventLevel.Debug : interactive ? LogEventLevel.Warning : LogEventLevel.Information;
+        // Server text is escaped in both (SafeLogText): the console gets no colours of Serilog's own,
+        // so nothing in its output is a terminal escape.
         return new LoggerConfiguration()
             .MinimumLevel.Debug()
-            .WriteTo.Console(restrictedToMinimumLevel: consoleLevel, standardErrorFromLevel: LogEventLevel.Warning)
-            .WriteTo.File(logPath, rollingInterval: RollingInterval.Day, restrictedToMinimumLevel: LogEventLevel.Debug)
+            .Enrich.With(new SafeLogText())
+            .WriteTo.Console(SafeLogText.Formatter("[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{NewLine}{Exception}"),
+                restrictedToMinimumLevel: consoleLevel, standardErrorFromLevel: LogEventLevel.Warning)
+            .WriteTo.File(SafeLogText.Formatter("{Timestamp:yyyy-MM-dd HH:mm:ss.fff zzz} [{Level:u3}] {Message:lj}{NewLine}{Exception}"),
+                logPath, rollingInterval: RollingInterval.Day, restrictedToMinimumLevel: LogEventLevel.Debug)
             .CreateLogger();
     }
 }

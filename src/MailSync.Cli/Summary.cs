@@ -1,4 +1,5 @@
 using MailSync.Core.Jobs;
+using MailSync.Core.Stores;
 using Spectre.Console;
 
 namespace MailSync.Cli;
@@ -30,13 +31,13 @@ internal static class Summary
                 ? $"retry of earlier failures: {retry.Retried} retried, {retry.NowCopied} now copied, {retry.StillFailing} still failing"
                     + (retry.NoLongerOnSource > 0 ? $", {retry.NoLongerOnSource} no longer on the source" : string.Empty)
                 : $"{job.Appended} appended, {job.Failures.Count} not copied";
-            console.MarkupLine($"[{color}]{Markup.Escape(job.Job)}: {job.Status}[/] — {Markup.Escape(counts)}, {job.Duration.TotalSeconds:F1} s{Markup.Escape(dry)}");
+            console.MarkupLine($"[{color}]{Text(job.Job)}: {job.Status}[/] — {Text(counts)}, {job.Duration.TotalSeconds:F1} s{Text(dry)}");
             if (job.Error is not null)
-                console.MarkupLine($"  [red]{Markup.Escape(job.Error)}[/]");
+                console.MarkupLine($"  [red]{Text(job.Error)}[/]");
             foreach (var failure in job.Failures.Take(20))
             {
                 var which = failure.SourceKey is { } key ? $"POP3 message {key}" : $"{failure.SourceFolder} UID {failure.SourceUid}";
-                console.MarkupLine($"  not copied: {Markup.Escape(which)} <{Markup.Escape(failure.MessageId ?? "no Message-ID")}>: {Markup.Escape(failure.Reason)}");
+                console.MarkupLine($"  not copied: {Text(which)} <{Text(failure.MessageId ?? "no Message-ID")}>: {Text(failure.Reason)}");
             }
 
             if (job.Failures.Count > 20)
@@ -44,17 +45,17 @@ internal static class Summary
             foreach (var f in job.Folders.Where(f => f.SourceIdentity is not null))
             {
                 var dates = string.Join(", ", f.DateSources.OrderBy(d => DateRuleOrder(d.Key)).Select(d => $"{d.Value} from {DateRule(d.Key)}"));
-                console.MarkupLine($"  POP3 messages known by {Markup.Escape(f.SourceIdentity!)}; dates: {Markup.Escape(dates.Length == 0 ? "nothing copied" : dates)}; deleted from the server: {f.DeletedFromSource}");
+                console.MarkupLine($"  POP3 messages known by {Text(f.SourceIdentity!)}; dates: {Text(dates.Length == 0 ? "nothing copied" : dates)}; deleted from the server: {f.DeletedFromSource}");
             }
 
             foreach (var f in job.Folders.Where(f => f.Sync?.HeldReason is not null))
-                console.MarkupLine($"  [yellow]deletions held: {Markup.Escape(f.SourceFolder)} <-> {Markup.Escape(f.TargetFolder)}:[/] {Markup.Escape(f.Sync!.HeldReason!)}");
+                console.MarkupLine($"  [yellow]deletions held: {Text(f.SourceFolder)} <-> {Text(f.TargetFolder)}:[/] {Text(f.Sync!.HeldReason!)}");
             foreach (var f in job.Folders.Where(f => f.Error is not null))
-                console.MarkupLine($"  [yellow]folder skipped: {Markup.Escape(f.SourceFolder)} -> {Markup.Escape(f.TargetFolder)}:[/] {Markup.Escape(f.Error!)}");
+                console.MarkupLine($"  [yellow]folder skipped: {Text(f.SourceFolder)} -> {Text(f.TargetFolder)}:[/] {Text(f.Error!)}");
             if (job.Recoveries.Count > 0)
                 console.MarkupLine($"  recovered from {job.Recoveries.Count} connection or server failure(s) by waiting and retrying (see the log or --report)");
             foreach (var f in job.Folders.Where(f => f.DroppedKeywords.Count > 0))
-                console.MarkupLine($"  [yellow]keywords refused by {Markup.Escape(f.TargetFolder)}:[/] {Markup.Escape(string.Join(", ", f.DroppedKeywords.Select(k => $"{k.Key} ({k.Value})")))}");
+                console.MarkupLine($"  [yellow]keywords refused by {Text(f.TargetFolder)}:[/] {Text(string.Join(", ", f.DroppedKeywords.Select(k => $"{k.Key} ({k.Value})")))}");
         }
     }
 
@@ -66,7 +67,7 @@ internal static class Summary
             foreach (var f in job.Folders)
             {
                 table.AddRow(
-                    Markup.Escape(job.Job), Markup.Escape(f.SourceFolder), Markup.Escape(f.TargetFolder),
+                    Text(job.Job), Text(f.SourceFolder), Text(f.TargetFolder),
                     f.SourceMessages.ToString(), f.Copied.ToString(), (f.AlreadyCopied + f.Reconciled + f.FoundOnTarget).ToString(),
                     f.Failed > 0 ? $"[red]{f.Failed}[/]" : "0", (f.CopiedBytes / 1e6).ToString("F1"));
             }
@@ -88,10 +89,10 @@ internal static class Summary
             {
                 var c = f.Sync!;
                 table.AddRow(
-                    Markup.Escape(job.Job), Markup.Escape(f.SourceFolder), Markup.Escape(f.TargetFolder), $"{c.MessagesA}/{c.MessagesB}",
+                    Text(job.Job), Text(f.SourceFolder), Text(f.TargetFolder), $"{c.MessagesA}/{c.MessagesB}",
                     c.AppendedToB.ToString(), c.AppendedToA.ToString(), $"{c.FlagsChangedOnA}/{c.FlagsChangedOnB}", $"{c.MovedOnA}/{c.MovedOnB}",
                     $"{c.DeletedOnA}/{c.DeletedOnB}", c.HeldOnA + c.HeldOnB > 0 ? $"[yellow]{c.HeldOnA}/{c.HeldOnB}[/]" : "0/0",
-                    c.Conflicts > 0 ? $"[yellow]{c.Conflicts}[/]" : "0", Markup.Escape(c.FolderChange ?? string.Empty));
+                    c.Conflicts > 0 ? $"[yellow]{c.Conflicts}[/]" : "0", Text(c.FolderChange ?? string.Empty));
             }
         }
 
@@ -109,7 +110,7 @@ internal static class Summary
             {
                 var stillFailing = f.Failed - f.NoLongerOnSource;
                 table.AddRow(
-                    Markup.Escape(job.Job), Markup.Escape(f.SourceFolder), Markup.Escape(f.TargetFolder),
+                    Text(job.Job), Text(f.SourceFolder), Text(f.TargetFolder),
                     f.Retried.ToString(), f.Copied.ToString(), stillFailing > 0 ? $"[red]{stillFailing}[/]" : "0",
                     f.NoLongerOnSource > 0 ? $"[yellow]{f.NoLongerOnSource}[/]" : "0", (f.CopiedBytes / 1e6).ToString("F1"));
             }
@@ -117,6 +118,9 @@ internal static class Summary
 
         return table;
     }
+
+    /// <summary>Text for the console: server bytes escaped (<see cref="ServerText"/>), then Spectre's markup.</summary>
+    private static string Text(string? text) => Markup.Escape(ServerText.Escape(text) ?? string.Empty);
 
     private static int DateRuleOrder(string source) => source switch { "Received" => 0, "Date" => 1, _ => 2 };
 

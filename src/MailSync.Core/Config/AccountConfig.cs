@@ -52,6 +52,9 @@ public sealed record AccountConfig
 
     public int TimeoutSeconds { get; init; } = DefaultTimeoutSeconds;
 
+    /// <summary>Bounds on what the server may send (maxResponseLineBytes, maxLiteralBytes, maxFolders, maxMessagesPerFolder).</summary>
+    public Stores.ServerLimits Limits { get; init; } = Stores.ServerLimits.Default;
+
     /// <summary>
     /// How often a transient failure (server busy, mailbox in use, connection dropped) is retried
     /// before it counts; 0 means never.

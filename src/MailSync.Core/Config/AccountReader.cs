@@ -1,6 +1,8 @@
 using System.Net;
 using System.Text.Json;
 
+using MailSync.Core.Stores;
+
 namespace MailSync.Core.Config;
 
 /// <summary>Reads and checks one entry of "accounts".</summary>
@@ -14,7 +16,7 @@ internal static class AccountReader
     [
         "protocol", "host", "port", "security", "user", "password", "oauth2Token", "authMechanism", "allowInsecure",
         "trustAnyCertificate", "certificateFingerprint", "maxConnections", "timeoutSeconds", "retryAttempts",
-        "retryDelaySeconds",
+        "retryDelaySeconds", "maxResponseLineBytes", "maxLiteralBytes", "maxFolders", "maxMessagesPerFolder",
     ];
 
     /// <summary>
@@ -54,6 +56,10 @@ internal static class AccountReader
         var timeoutSeconds = json.Int("timeoutSeconds") ?? AccountConfig.DefaultTimeoutSeconds;
         var retryAttempts = json.Int("retryAttempts") ?? AccountConfig.DefaultRetryAttempts;
         var retryDelaySeconds = json.Int("retryDelaySeconds") ?? AccountConfig.DefaultRetryDelaySeconds;
+        var maxLine = json.Int("maxResponseLineBytes") ?? ServerLimits.DefaultResponseLineBytes;
+        var maxLiteral = json.Int("maxLiteralBytes") ?? (int)ServerLimits.DefaultLiteralBytes;
+        var maxFolders = json.Int("maxFolders") ?? ServerLimits.DefaultFolders;
+        var maxMessages = json.Int("maxMessagesPerFolder") ?? ServerLimits.DefaultMessagesPerFolder;
 
         // A URL or "host:port" here is a common slip; the port has its own field.
         if (host is not null && (host.Any(char.IsWhiteSpace) || host.Contains('/')))
@@ -108,6 +114,28 @@ internal static class AccountReader
             json.Error("retryDelaySeconds", "must be between 1 and 300 (waits are capped at 300 s)");
         }
 
+        // Limits on what a server may send (bounded memory and time whatever it sends): the ranges
+        // keep a typo from either making every server "misbehave" or removing the bound.
+        if (maxLine is < 1024 or > 1024 * 1024 * 1024)
+        {
+            json.Error("maxResponseLineBytes", "must be between 1024 and 1073741824");
+        }
+
+        if (maxLiteral is < 1024 or > 1024 * 1024 * 1024)
+        {
+            json.Error("maxLiteralBytes", "must be between 1024 and 1073741824 (message bodies are not bound by it)");
+        }
+
+        if (maxFolders is < 1 or > 10_000_000)
+        {
+            json.Error("maxFolders", "must be between 1 and 10000000");
+        }
+
+        if (maxMessages is < 1 or > int.MaxValue - 1)
+        {
+            json.Error("maxMessagesPerFolder", "must be between 1 and 2147483646");
+        }
+
         if (errors.Count > errorsBefore || protocol is null || host is null || user is null || (password is null && oauth2Token is null))
         {
             return null;
@@ -131,6 +159,13 @@ internal static class AccountReader
             TimeoutSeconds = timeoutSeconds,
             RetryAttempts = retryAttempts,
             RetryDelaySeconds = retryDelaySeconds,
+            Limits = new ServerLimits
+            {
+                ResponseLineBytes = maxLine,
+                LiteralBytes = maxLiteral,
+                Folders = maxFolders,
+                MessagesPerFolder = maxMessages,
+            },
         };
     }
 

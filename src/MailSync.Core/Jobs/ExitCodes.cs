@@ -28,6 +28,12 @@ public static class ExitCodes
     /// </summary>
     public const int DeletionsHeld = 10;
 
+    /// <summary>
+    /// A server broke the protocol or a limit (maxResponseLineBytes, maxFolders…): a re-run meets
+    /// the same answer, unlike 6. The summary names the server and what it did.
+    /// </summary>
+    public const int ProtocolViolation = 11;
+
     public const int Interrupted = 130;
 
     /// <summary>
@@ -45,6 +51,7 @@ public static class ExitCodes
         if (statuses.Contains(JobStatus.EncryptionUnavailable)) return EncryptionUnavailable;
         if (statuses.Contains(JobStatus.ServerUnreachable)) return ServerUnreachable;
         if (statuses.Contains(JobStatus.Failed)) return InternalError;
+        if (statuses.Contains(JobStatus.ProtocolViolation)) return ProtocolViolation;
         if (statuses.Contains(JobStatus.TemporarilyUnavailable)) return TemporaryFailure;
         if (statuses.Contains(JobStatus.DeletionsHeld)) return DeletionsHeld;
         if (statuses.Contains(JobStatus.CompletedWithFailures)) return MessagesFailed;

@@ -46,6 +46,10 @@ public sealed class FolderResult
     /// <summary>Why this folder was skipped (a folder-class failure: cannot create, select or write it), or null.</summary>
     public string? Error { get; set; }
 
+    /// <summary>It was skipped because a server broke the protocol or a limit (<see cref="Error"/> says how): a re-run will not help.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public bool ProtocolViolation { get; set; }
+
     /// <summary>
     /// <c>--retry-failed</c> only: messages an earlier run could not copy that this run tried again.
     /// Those now copied count in <see cref="Copied"/>, those failing again in <see cref="Failed"/>.

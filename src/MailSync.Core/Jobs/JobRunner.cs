@@ -111,7 +111,8 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer, CircuitS
                 }.RunAsync(mapping, cancellationToken).ConfigureAwait(false);
             }
 
-            result.Status = result.Folders.Any(f => f.Sync?.HeldReason is not null) ? JobStatus.DeletionsHeld
+            result.Status = result.Folders.Any(f => f.ProtocolViolation) ? JobStatus.ProtocolViolation
+                : result.Folders.Any(f => f.Sync?.HeldReason is not null) ? JobStatus.DeletionsHeld
                 : result.Failures.Count > 0 || result.Folders.Any(f => f.Error is not null) ? JobStatus.CompletedWithFailures
                 : JobStatus.Succeeded;
         }
@@ -124,6 +125,12 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer, CircuitS
         {
             result.Status = JobStatus.LedgerFailed;
             result.Error = ex.Message;
+        }
+        catch (StoreFailureException ex) when (ex.Classification.ProtocolViolation)
+        {
+            // Listing the account, or logging in: nothing of the account can be done; a re-run meets the same answer.
+            result.Status = JobStatus.ProtocolViolation;
+            result.Error = $"{ex.Message}; this job stopped, the other jobs went on; running again will not help until the server is fixed or the limit raised";
         }
         catch (StoreFailureException ex) when (ex.Kind == FailureKind.Transient)
         {
@@ -276,5 +283,6 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer, CircuitS
         account.OAuth2Token is not null ? "XOAUTH2" : account.AuthMechanism,
         account.TrustAnyCertificate,
         account.CertificateFingerprint,
-        TimeSpan.FromSeconds(account.TimeoutSeconds));
+        TimeSpan.FromSeconds(account.TimeoutSeconds),
+        account.Limits);
 }

@@ -27,4 +27,11 @@ public enum JobStatus
     /// nothing was deleted there until the user confirms with <c>--allow-deletions</c>.
     /// </summary>
     DeletionsHeld,
+
+    /// <summary>
+    /// A server broke the protocol or one of the account's limits (an endless line, a flood of
+    /// untagged responses, more folders than maxFolders…): the folders it concerned were skipped,
+    /// or the job stopped when it concerned the account. Running again meets the same answer.
+    /// </summary>
+    ProtocolViolation,
 }

@@ -11,4 +11,5 @@ namespace MailSync.Core.Resilience;
 /// limits", [THROTTLED], too many simultaneous connections): back off for long with every connection of
 /// the account, instead of spinning on reconnects that only extend the ban.
 /// </param>
-public sealed record FailureClassification(FailureKind Kind, string Reason, TimeSpan? SuggestedDelay = null, bool ParkAccount = false);
+/// <param name="ProtocolViolation">The server broke IMAP's rules or the account's limits (<see cref="Stores.ServerMisbehavedException"/>): a re-run meets the same answer.</param>
+public sealed record FailureClassification(FailureKind Kind, string Reason, TimeSpan? SuggestedDelay = null, bool ParkAccount = false, bool ProtocolViolation = false);

@@ -65,6 +65,13 @@ public static partial class FailureClassifier
     /// </exception>
     public static FailureClassification Classify(Exception exception, string? lastServerLine = null)
     {
+        // A reason carries the server's words: escaped here, once, so no caller prints them raw.
+        var classified = ClassifyCore(exception, lastServerLine);
+        return ServerText.Escape(classified.Reason) is { } reason && !ReferenceEquals(reason, classified.Reason) ? classified with { Reason = reason } : classified;
+    }
+
+    private static FailureClassification ClassifyCore(Exception exception, string? lastServerLine)
+    {
         ArgumentNullException.ThrowIfNull(exception);
         var serverLine = string.IsNullOrWhiteSpace(lastServerLine) ? null : lastServerLine.Trim();
         switch (exception)
@@ -118,6 +125,11 @@ public static partial class FailureClassifier
 
             case StoreFailureException classified:
                 return classified.Classification;
+
+            // Past a limit or against the protocol: the connection is dropped (the wire did), this
+            // command's folder is given up, and retrying would only meet the same answer.
+            case ServerMisbehavedException misbehaved:
+                return new(FailureKind.Folder, $"protocol violation: {misbehaved.Message}", ProtocolViolation: true);
 
             case IOException or SocketException or TimeoutException or ImapProtocolException
                 or Pop3ProtocolException or ServiceNotConnectedException:

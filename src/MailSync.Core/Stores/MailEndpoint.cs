@@ -15,7 +15,8 @@ public sealed record MailEndpoint(
     string? AuthMechanism = null,
     bool TrustAnyCertificate = false,
     string? CertificateFingerprint = null,
-    TimeSpan? Timeout = null)
+    TimeSpan? Timeout = null,
+    ServerLimits? Limits = null)
 {
     /// <summary>Never print the password, whatever logs or exceptions do with this record.</summary>
     public override string ToString() => $"{User}@{Host}:{Port}";

@@ -1,4 +1,5 @@
 using MailSync.Core.Jobs;
+using MailSync.Core.Stores;
 using Serilog;
 
 namespace MailSync.Core.Sync;
@@ -14,6 +15,12 @@ internal static class RunWarnings
     }
 
     /// <summary>A folder pair that cannot be read or written ([NOPERM], gone, UIDVALIDITY changed under us): reported, the others go on.</summary>
+    public static void SkipFolder(this JobResult result, ILogger log, string job, FolderResult folder, string arrow, StoreFailureException failure)
+    {
+        folder.ProtocolViolation |= failure.Classification.ProtocolViolation;
+        result.SkipFolder(log, job, folder, arrow, failure.Message);
+    }
+
     public static void SkipFolder(this JobResult result, ILogger log, string job, FolderResult folder, string arrow, string reason)
     {
         folder.Error = reason;

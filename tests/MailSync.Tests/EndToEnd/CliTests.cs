@@ -22,6 +22,7 @@ public sealed class CliTests(DovecotFixture fixture)
         Assert.Contains("8 TLS certificate not trusted", stdout);
         Assert.Contains("9 encryption configured but not offered", stdout);
         Assert.Contains("10 a sync job held deletions back", stdout);
+        Assert.Contains("11 a server broke the protocol or a limit", stdout);
     }
 
     [Fact]

@@ -143,7 +143,9 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
     private static FolderCounters? CountersOf(IMailFolder folder, StatusItems asked)
     {
         // INBOX comes from the client, not the listing, and a \Noselect folder has no status.
-        if (asked == StatusItems.None || folder.UidValidity == 0 || folder.UidNext is not { } uidNext)
+        // An absurd count (past maxMessagesPerFolder, or past 2^31 and read as negative) is not
+        // trusted as "unchanged": the folder is opened, where the same count stops that folder alone.
+        if (asked == StatusItems.None || folder.UidValidity == 0 || folder.UidNext is not { } uidNext || folder.Count < 0)
             return null;
         return new FolderCounters(folder.UidValidity, uidNext.Id, (asked & StatusItems.HighestModSeq) != 0 ? folder.HighestModSeq : null, folder.Count);
     }
@@ -159,6 +161,14 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
         await folder.OpenAsync(forWriting ? FolderAccess.ReadWrite : FolderAccess.ReadOnly, cancellationToken).ConfigureAwait(false);
         _current = folder;
         _opened = (fullName, forWriting, folder.UidValidity);
+
+        var limits = Endpoint.Limits ?? ServerLimits.Default;
+        if (folder.Count < 0 || folder.Count > limits.MessagesPerFolder)
+        {
+            // MailKit keeps the count as an int: 4294967295 arrives as -1. Said as the server said it.
+            throw new ServerMisbehavedException(
+                $"the server says {ServerText.Escape(fullName)} holds {(uint)folder.Count:N0} messages, more than maxMessagesPerFolder ({limits.MessagesPerFolder:N0}); raise it in the account if the folder really holds that many");
+        }
 
         var uidNext = folder.UidNext?.Id ?? await ComputeUidNextAsync(folder, cancellationToken).ConfigureAwait(false);
         var condStore = (Client.Capabilities & ImapCapabilities.CondStore) != 0;
@@ -520,7 +530,10 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
     {
         _recorder.Clear();
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var limit = transferBytes > 0
+        // Over MailSync's own wire every command's deadline grows with the bytes it actually moves
+        // (ImapResponseGuard); a deadline from the sizes a server announced would let a server
+        // claiming 2 GiB and sending a byte at a time hold the run for hours.
+        var limit = transferBytes > 0 && _client?.Wire is null
             ? (Endpoint.Timeout ?? TimeSpan.FromMinutes(2)) + TimeSpan.FromSeconds(transferBytes / MinimumBytesPerSecond)
             : Timeout.InfiniteTimeSpan;
         deadline.CancelAfter(limit);

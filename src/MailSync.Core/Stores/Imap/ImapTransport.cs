@@ -54,7 +54,13 @@ internal static class ImapTransport
                 throw new TimeoutException($"no answer within {timeout.TotalSeconds:0} s while setting up the connection", ex);
             }
 
-            return new ImapWire(stream) { Encrypted = stream is SslStream or ReplayStream { Inner: SslStream } };
+            var limits = endpoint.Limits ?? ServerLimits.Default;
+            return new ImapWire(stream)
+            {
+                Encrypted = stream is SslStream or ReplayStream { Inner: SslStream },
+                Guard = new ImapResponseGuard(limits, timeout, TimeProvider.System),
+                Limits = limits,
+            };
         }
         catch
         {

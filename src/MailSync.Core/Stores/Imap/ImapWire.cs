@@ -34,6 +34,9 @@ internal sealed class ImapWire(Stream inner) : ConnectionStream
     /// <summary>TLS is under this wire.</summary>
     public bool Encrypted { get; init; }
 
+    /// <summary>Bounds what the server may send and how long a command may take (null: unbounded, as for tests of the write side alone).</summary>
+    public ImapResponseGuard? Guard { get; init; }
+
     public override bool CanTimeout => true;
     public override int ReadTimeout { get; set; } = Timeout.Infinite;
     public override int WriteTimeout { get; set; } = Timeout.Infinite;
@@ -46,14 +49,23 @@ internal sealed class ImapWire(Stream inner) : ConnectionStream
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_broken, this);
-        using var timeout = Deadline(ReadTimeout, cancellationToken);
+        var (limit, command) = Limit(ReadTimeout);
+        using var timeout = Deadline(limit, cancellationToken);
         try
         {
-            return await inner.ReadAsync(buffer, timeout.Token).ConfigureAwait(false);
+            var read = await inner.ReadAsync(buffer, timeout.Token).ConfigureAwait(false);
+            Guard?.Read(buffer.Span[..read]);
+            return read;
+        }
+        catch (ServerMisbehavedException)
+        {
+            // What follows in the stream cannot be trusted or framed: the connection is done.
+            Break();
+            throw;
         }
         catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
-            throw TimedOut("read", ReadTimeout, ex);
+            throw command ? TooSlow(ex) : TimedOut("read", ReadTimeout, ex);
         }
         catch (OperationCanceledException)
         {
@@ -71,7 +83,9 @@ internal sealed class ImapWire(Stream inner) : ConnectionStream
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_broken, this);
-        using var timeout = Deadline(WriteTimeout, cancellationToken);
+        Guard?.Wrote(buffer.Length);
+        var (limit, command) = Limit(WriteTimeout);
+        using var timeout = Deadline(limit, cancellationToken);
         try
         {
             var pending = buffer;
@@ -87,7 +101,7 @@ internal sealed class ImapWire(Stream inner) : ConnectionStream
         }
         catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
-            throw TimedOut("write", WriteTimeout, ex);
+            throw command ? TooSlow(ex) : TimedOut("write", WriteTimeout, ex);
         }
         catch (OperationCanceledException)
         {
@@ -190,6 +204,30 @@ internal sealed class ImapWire(Stream inner) : ConnectionStream
             source.CancelAfter(milliseconds);
         return source;
     }
+
+    /// <summary>
+    /// The tighter of the per-read (or per-write) timeout and what is left of the open command's
+    /// deadline; whether the command's deadline is the tighter one. Past the deadline already: 1 ms.
+    /// </summary>
+    private (int Milliseconds, bool Command) Limit(int perCall)
+    {
+        if (Guard?.Remaining() is not { } remaining)
+            return (perCall, false);
+        var left = (int)Math.Clamp(remaining.TotalMilliseconds, 1, int.MaxValue);
+        return perCall > 0 && perCall <= left ? (perCall, false) : (left, true);
+    }
+
+    private TimeoutException TooSlow(Exception cause)
+    {
+        Break();
+        return new TimeoutException(
+            $"the server moved only {Guard!.CommandBytes:N0} bytes for one command in {Guard.Allowed().TotalSeconds:0} s (the account's timeout plus one second per {ServerLimitsText} bytes moved)", cause);
+    }
+
+    private string ServerLimitsText => Limits?.MinBytesPerSecond.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) ?? "?";
+
+    /// <summary>The limits <see cref="Guard"/> applies, for messages.</summary>
+    public ServerLimits? Limits { get; init; }
 
     private TimeoutException TimedOut(string what, int milliseconds, Exception cause)
     {

@@ -163,7 +163,7 @@ public sealed partial class SyncEngine
             {
                 lock (_result)
                     _result.Folders.Add(report);
-                _result.SkipFolder(_log, _job, report, "<->", ex.Message);
+                _result.SkipFolder(_log, _job, report, "<->", ex);
             }
         }
 
@@ -182,7 +182,7 @@ public sealed partial class SyncEngine
             }
             catch (StoreFailureException ex) when (ex.Kind is FailureKind.Folder or FailureKind.Message)
             {
-                _result.SkipFolder(_log, _job, item.Report, "<->", ex.Message);
+                _result.SkipFolder(_log, _job, item.Report, "<->", ex);
                 work.Remove(item);
             }
         }
@@ -223,7 +223,7 @@ public sealed partial class SyncEngine
             }
             catch (StoreFailureException ex) when (ex.Kind is FailureKind.Folder)
             {
-                _result.SkipFolder(_log, _job, item.Report, "<->", ex.Message);
+                _result.SkipFolder(_log, _job, item.Report, "<->", ex);
             }
 
             _observer.FolderFinished(_job, item.Report);
@@ -357,7 +357,7 @@ public sealed partial class SyncEngine
         }
         catch (StoreFailureException ex) when (ex.Kind is FailureKind.Folder or FailureKind.Message)
         {
-            _result.SkipFolder(_log, _job, item.Report, "->", ex.Message);
+            _result.SkipFolder(_log, _job, item.Report, "->", ex);
         }
 
         _observer.FolderFinished(_job, item.Report);

@@ -77,6 +77,7 @@ public sealed class ConfigLoaderTests
             {
               "accounts.old": { "security": "ssl", "password": null, "oauth2Token": "env:OLD_TOKEN", "authMechanism": "xoauth2",
                                 "maxConnections": 32, "timeoutSeconds": 5, "retryAttempts": 0, "retryDelaySeconds": 300,
+                                "maxResponseLineBytes": 2048, "maxLiteralBytes": 4096, "maxFolders": 7, "maxMessagesPerFolder": 9,
                                 "certificateFingerprint": "ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89" },
               "accounts.new": { "host": "mail.example.org", "allowInsecure": true, "trustAnyCertificate": true,
                                 "retryAttempts": 20, "retryDelaySeconds": 1 },
@@ -94,6 +95,7 @@ public sealed class ConfigLoaderTests
         Assert.Equal(5, old.TimeoutSeconds);
         Assert.Equal(0, old.RetryAttempts);
         Assert.Equal(300, old.RetryDelaySeconds);
+        Assert.Equal(new MailSync.Core.Stores.ServerLimits { ResponseLineBytes = 2048, LiteralBytes = 4096, Folders = 7, MessagesPerFolder = 9 }, old.Limits);
         Assert.Equal("ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789", old.CertificateFingerprint);
         var @new = result.Config.Accounts["new"];
         Assert.True(@new.AllowInsecure);

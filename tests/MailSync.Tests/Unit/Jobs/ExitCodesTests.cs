@@ -14,6 +14,7 @@ public sealed class ExitCodesTests
         (JobStatus.EncryptionUnavailable, 9),
         (JobStatus.ServerUnreachable, 7),
         (JobStatus.Failed, 1),
+        (JobStatus.ProtocolViolation, 11),
         (JobStatus.TemporarilyUnavailable, 6),
         (JobStatus.DeletionsHeld, 10),
         (JobStatus.CompletedWithFailures, 3),
@@ -61,10 +62,10 @@ public sealed class ExitCodesTests
     {
         // Scripts match on these numbers (README.md, --help); renumbering would break them.
         Assert.Equal(
-            [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 130],
+            [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 130],
             [ExitCodes.Success, ExitCodes.InternalError, ExitCodes.ConfigError, ExitCodes.MessagesFailed, ExitCodes.AccountError, ExitCodes.LedgerError,
                 ExitCodes.TemporaryFailure, ExitCodes.ServerUnreachable, ExitCodes.CertificateRejected, ExitCodes.EncryptionUnavailable, ExitCodes.DeletionsHeld,
-                ExitCodes.Interrupted]);
+                ExitCodes.ProtocolViolation, ExitCodes.Interrupted]);
     }
 
     [Fact]
