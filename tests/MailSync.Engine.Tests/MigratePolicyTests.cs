@@ -267,6 +267,32 @@ public sealed class MigratePolicyTests
         Assert.Equal(0, faults.Count);
     }
 
+    /// <summary>
+    /// Folders whose names cannot be carried (control characters, an empty or ".." level, 300
+    /// levels) are skipped and reported each by name and reason; the rest of the account is
+    /// copied, nothing is created for them, and the job ends with failures (exit 3), not stopped.
+    /// </summary>
+    [Fact]
+    public async Task Folders_with_names_that_cannot_be_carried_are_skipped_by_name_and_the_rest_is_copied()
+    {
+        var faults = new Faults();
+        var source = new InMemoryServer("source", faults);
+        var target = new InMemoryServer("target", faults);
+        Seeds.Tree(source);
+        string[] bad = ["ctl\u001b[31m", "../../escape", "trailing/", string.Join('/', Enumerable.Repeat("d", 300))];
+        foreach (var name in bad)
+            source.Add(name).Append(Seeds.Message(90), MessageFlags.None, [], Seeds.Start);
+        using var ledger = new EngineRun.TempLedger();
+        var result = await EngineRun.RunAsync(source, target, ledger.Path);
+
+        var skipped = result.Folders.Where(f => f.Error is not null).ToList();
+        Assert.Equal(bad.Length, skipped.Count);
+        Assert.All(skipped, f => Assert.Contains("is not carried: its name", f.Error, StringComparison.Ordinal));
+        Assert.Contains(skipped, f => f.SourceFolder == "ctl\\x1B[31m");
+        var expected = source.Snapshot().Where(l => !bad.Any(b => l.StartsWith(b + "|", StringComparison.Ordinal))).ToList();
+        Assert.Equal(expected, target.Snapshot());
+    }
+
     private static long Count(string ledgerPath, string sql)
     {
         using var connection = new SqliteConnection($"Data Source={ledgerPath};Pooling=False");

@@ -51,7 +51,9 @@ public static partial class FailureClassifier
         {
             "BYE" => new(FailureKind.Transient, $"the server closed the connection: {line.Original}"),
             "BAD" => new(FailureKind.Message, $"the server rejected the command (BAD), not retried: {line.Original}"),
-            _ => new(FailureKind.Message, $"the server refused (unknown reason; recorded, going on): {line.Original}"),
+            // Whether the run goes on is the caller's to say: a refused message is recorded and the
+            // folder goes on, a refused listing stops the job.
+            _ => new(FailureKind.Message, $"the server refused without saying why: {line.Original}"),
         };
     }
 
@@ -158,7 +160,7 @@ public static partial class FailureClassifier
             // POP3 has one maildrop: if it "does not exist", the account cannot be used.
             { Kind: FailureKind.Folder } folder => folder with { Kind = FailureKind.Account },
             { } known => known,
-            null => new(FailureKind.Message, $"the POP3 server refused (no response code; recorded, going on): {reply}"),
+            null => new(FailureKind.Message, $"the POP3 server refused without a response code: {reply}"),
         };
     }
 

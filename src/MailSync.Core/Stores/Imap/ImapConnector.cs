@@ -17,6 +17,8 @@ internal static class ImapConnector
             ServerCertificateValidationCallback = trust.Validate,
         };
         var connected = false;
+        // A refusal left from the connection this one replaces must not be read as this one's.
+        (protocolLogger as ImapReplyRecorder)?.Clear();
         try
         {
             // TLS is set up under MailKit, by the transport, so that MailSync's wire sits above it.
@@ -38,7 +40,21 @@ internal static class ImapConnector
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             client.Dispose();
+            // "Come back later" at the door: a BYE greeting, or a login refused with [UNAVAILABLE],
+            // [INUSE] or [SERVERBUG]. MailKit reports both as a failed connect or login; the
+            // server's own line says it is temporary, so it is retried and, when the retries run
+            // out, the job ends with "run again later" (exit 6), not as a refused password.
+            if ((protocolLogger as ImapReplyRecorder)?.LastRefusal is { } refusal && ComeBackLater(endpoint, refusal, ex) is { } later)
+                throw later;
             throw ConnectFailures.Describe(endpoint, "IMAP", ex, connected, trust);
         }
+    }
+
+    private static ServerBusyException? ComeBackLater(MailEndpoint endpoint, string refusal, Exception cause)
+    {
+        var classified = Resilience.FailureClassifier.ClassifyServerText(refusal);
+        return classified.Kind == Resilience.FailureKind.Transient
+            ? new ServerBusyException($"{endpoint}: the server asks to come back later: {ServerText.Escape(refusal)}", classified.SuggestedDelay, cause)
+            : null;
     }
 }

@@ -90,9 +90,7 @@ public sealed partial class SyncEngine
             _result.Warn(_log, _job, $"{left}: rows of an earlier migrate run of this job stay in the old layout (the folder was synced in another mode since); its copies are found again by content, none copied twice");
 
         ForgetOtherPolicysPairs();
-        var listed = new Sides<IReadOnlyList<FolderInfo>>(
-            await ReadAsync(Side.A, "list folders", ct => _sides.A.ListFoldersAsync(ct), cancellationToken).ConfigureAwait(false),
-            await ReadAsync(Side.B, "list folders", ct => _sides.B.ListFoldersAsync(ct), cancellationToken).ConfigureAwait(false));
+        var listed = await ListAsync(reportSkipped: true, cancellationToken).ConfigureAwait(false);
         _listed = listed;
         foreach (var side in Both)
         {
@@ -107,9 +105,7 @@ public sealed partial class SyncEngine
         // listing taken before it would show the folder it renamed as renamed back.
         for (var renames = 0; !_options.DryRun && !_policy.OneWay && renames < 1000 && await RenameFoldersAsync(listed, namespaces, mapping, cancellationToken).ConfigureAwait(false); renames++)
         {
-            listed = new Sides<IReadOnlyList<FolderInfo>>(
-                await ReadAsync(Side.A, "list folders", ct => _sides.A.ListFoldersAsync(ct), cancellationToken).ConfigureAwait(false),
-                await ReadAsync(Side.B, "list folders", ct => _sides.B.ListFoldersAsync(ct), cancellationToken).ConfigureAwait(false));
+            listed = await ListAsync(reportSkipped: false, cancellationToken).ConfigureAwait(false);
             _listed = listed;
         }
 
@@ -230,6 +226,48 @@ public sealed partial class SyncEngine
         }
 
         AsMigrateReport();
+    }
+
+    /// <summary>
+    /// Both accounts' folders, without those whose names cannot be carried faithfully
+    /// (<see cref="FolderNameCheck"/>): each of those is reported once, by name and reason, as a
+    /// skipped folder of the side that may be read (a one-way job's written side only keeps them
+    /// out of its way), and never created, renamed or deleted anywhere.
+    /// </summary>
+    private async Task<Sides<IReadOnlyList<FolderInfo>>> ListAsync(bool reportSkipped, CancellationToken cancellationToken)
+    {
+        var lists = new IReadOnlyList<FolderInfo>[2];
+        foreach (var side in Both)
+        {
+            var all = await ReadAsync(side, "list folders", ct => _sides[side].ListFoldersAsync(ct), cancellationToken).ConfigureAwait(false);
+            var kept = new List<FolderInfo>(all.Count);
+            foreach (var folder in all)
+            {
+                if (FolderNameCheck.Problem(folder, _sides[side].Namespace) is not { } problem)
+                {
+                    kept.Add(folder);
+                    continue;
+                }
+
+                if (!reportSkipped || (_policy.OneWay && _policy.Writable[side]))
+                    continue;
+                var name = ServerText.Escape(folder.FullName)!;
+                var report = new FolderResult
+                {
+                    SourceFolder = side == Side.A ? name : string.Empty,
+                    TargetFolder = side == Side.B ? name : string.Empty,
+                    Sync = _policy.OneWay ? null : new SyncCounts(),
+                };
+                lock (_result)
+                    _result.Folders.Add(report);
+                var where = _policy.OneWay ? "on the source" : $"on side {side}";
+                _result.SkipFolder(_log, _job, report, _policy.OneWay ? "->" : "<->", $"\"{name}\" {where} is not carried: {problem}");
+            }
+
+            lists[(int)side] = kept;
+        }
+
+        return new(lists[0], lists[1]);
     }
 
     /// <summary>
