@@ -184,12 +184,15 @@ internal sealed class ImapResponseGuard(ServerLimits limits, TimeSpan grace, Tim
     {
         length = 0;
         before = default;
-        if (!line.EndsWith("}\r\n"u8))
+        // CRLF, or a bare LF from a sloppy server (MailKit accepts both): a missed literal would
+        // have its bytes counted as a line.
+        var end = line.EndsWith("}\r\n"u8) ? 3 : line.EndsWith("}\n"u8) ? 2 : 0;
+        if (end == 0)
             return false;
         var open = line.LastIndexOf((byte)'{');
         if (open < 0)
             return false;
-        var digits = line[(open + 1)..^3];
+        var digits = line[(open + 1)..^end];
         if (digits.EndsWith("+"u8))
             digits = digits[..^1];
         if (digits.IsEmpty || digits.Length > 19 || !Utf8Parser.TryParse(digits, out length, out var used) || used != digits.Length || length < 0)

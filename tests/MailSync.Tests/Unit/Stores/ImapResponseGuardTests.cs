@@ -27,6 +27,7 @@ public sealed class ImapResponseGuardTests
         { "a partial body literal", "* 1 FETCH (UID 1 BODY[]<0> {40}\r\n" + new string('b', 40) + ")\r\nA1 OK\r\n", null },
         { "a header literal past the literal cap", "* 1 FETCH (UID 1 BODY[HEADER] {40}\r\n", "maxLiteralBytes" },
         { "a folder name literal past the literal cap", "* LIST () \"/\" {17}\r\n", "maxLiteralBytes" },
+        { "a literal after a bare LF is still a literal", "* 1 FETCH (UID 1 BODY[] {80}\n" + new string('b', 80) + ")\r\nA1 OK\r\n", null },
         { "a literal's bytes are not lines", "* LIST () \"/\" {6}\r\nA1 OK\r\n\r\nA1 OK\r\n", null },
         { "untagged status responses up to the cap", "* OK a\r\n* OK b\r\n* NO c\r\n* BAD d\r\nA1 OK\r\n", null },
         { "a flood of untagged status responses", "* OK a\r\n* OK b\r\n* OK c\r\n* OK d\r\n* OK e\r\n", "untagged responses without data" },
