@@ -388,26 +388,32 @@ public sealed class HostileImapServerTests(DovecotFixture fixture)
     [Fact]
     public async Task CliRun_kills_a_run_that_outlives_its_deadline_and_keeps_its_measurements()
     {
-        // A server that accepts and never greets, and a client timeout of an hour: the run waits longer than the deadline.
-        var silent = new TcpListener(IPAddress.Loopback, 0);
-        silent.Start();
-        try
-        {
-            var port = ((IPEndPoint)silent.LocalEndpoint).Port;
-            var nobody = new TestUser("nobody", "nothing");
-            using var job = ImapJob.Create(port, nobody, port, nobody, sourceExtras: ", \"timeoutSeconds\": 3600");
+        await using var silent = SilentServer.Start();
+        using var job = silent.Job();
 
-            var run = await CliRun.RunAsync(TimeSpan.FromSeconds(3), "run", job.Path, "--state", job.StatePath);
+        var run = await CliRun.RunAsync(TimeSpan.FromSeconds(3), "run", job.Path, "--state", job.StatePath);
 
-            Assert.True(run.TimedOut, run.ToString());
-            Assert.Equal(137, run.ExitCode);
-            Assert.InRange(run.WallTime, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(20));
-            Assert.True(run.PeakBytes > 10L * 1024 * 1024, run.ToString());
-        }
-        finally
-        {
-            silent.Stop();
-        }
+        Assert.True(run.TimedOut, run.ToString());
+        Assert.False(run.OverMemory);
+        Assert.Equal(137, run.ExitCode);
+        Assert.InRange(run.WallTime, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(20));
+        Assert.True(run.PeakBytes > 10L * 1024 * 1024, run.ToString());
+    }
+
+    [Fact]
+    public async Task CliRun_kills_a_run_whose_peak_exceeds_the_memory_ceiling()
+    {
+        await using var silent = SilentServer.Start();
+        using var job = silent.Job();
+
+        // Any .NET process is above 1 MiB from its first sample on.
+        var run = await CliRun.RunAsync(TimeSpan.FromSeconds(30), 1024 * 1024, "run", job.Path, "--state", job.StatePath);
+
+        Assert.True(run.OverMemory, run.ToString());
+        Assert.False(run.TimedOut);
+        Assert.Equal(137, run.ExitCode);
+        Assert.True(run.WallTime < TimeSpan.FromSeconds(20), run.ToString());
+        Assert.True(run.PeakBytes > 1024 * 1024, run.ToString());
     }
 
     /// <summary>
@@ -426,6 +432,32 @@ public sealed class HostileImapServerTests(DovecotFixture fixture)
         Assert.StartsWith("+", ImapWire.Text(await wire.ReadLineAsync() ?? []), StringComparison.Ordinal);
         await wire.SendAsync([.. name, .. Encoding.Latin1.GetBytes(rest + "\r\n")]);
         return await wire.ReadUntilTaggedAsync(tag);
+    }
+
+    /// <summary>
+    /// A listener that never accepts (the kernel completes the handshakes) and so never greets; a job with both accounts
+    /// there and a client timeout of an hour waits far longer than any deadline of these tests.
+    /// </summary>
+    private sealed class SilentServer : IAsyncDisposable
+    {
+        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+
+        private SilentServer() => _listener.Start();
+
+        public static SilentServer Start() => new();
+
+        public JobFile Job()
+        {
+            var port = ((IPEndPoint)_listener.LocalEndpoint).Port;
+            var nobody = new TestUser("nobody", "nothing");
+            return ImapJob.Create(port, nobody, port, nobody, sourceExtras: ", \"timeoutSeconds\": 3600");
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            _listener.Stop();
+            return ValueTask.CompletedTask;
+        }
     }
 
     private static async Task AssertAllClosedAsync(HostileImapServer hostile)

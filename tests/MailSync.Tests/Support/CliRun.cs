@@ -5,7 +5,7 @@ using System.Text;
 namespace MailSync.Tests.Support;
 
 /// <summary>What one <see cref="CliRun"/> of the mailsync command came to.</summary>
-/// <param name="ExitCode">The process's exit code; 137 (128 + SIGKILL) when the deadline killed it.</param>
+/// <param name="ExitCode">The process's exit code; 137 (128 + SIGKILL) when the deadline or the memory ceiling killed it.</param>
 /// <param name="Output">Standard output, then standard error, as the process printed them (each capped, see <see cref="CliRun.OutputCap"/>).</param>
 /// <param name="Stdout">Standard output alone.</param>
 /// <param name="Stderr">Standard error alone.</param>
@@ -16,13 +16,15 @@ namespace MailSync.Tests.Support;
 /// </param>
 /// <param name="Samples">How many times VmHWM was read.</param>
 /// <param name="TimedOut">The deadline passed and the process was killed.</param>
-public sealed record CliRunResult(int ExitCode, string Output, string Stdout, string Stderr, TimeSpan WallTime, long PeakBytes, int Samples, bool TimedOut)
+/// <param name="OverMemory">A sample exceeded the memory ceiling and the process was killed.</param>
+public sealed record CliRunResult(
+    int ExitCode, string Output, string Stdout, string Stderr, TimeSpan WallTime, long PeakBytes, int Samples, bool TimedOut, bool OverMemory)
 {
     /// <summary><see cref="PeakBytes"/> in MiB, for messages.</summary>
     public double PeakMiB => PeakBytes / (1024.0 * 1024.0);
 
     public override string ToString() =>
-        string.Create(CultureInfo.InvariantCulture, $"exit {ExitCode}{(TimedOut ? " (killed at the deadline)" : "")}, {WallTime.TotalSeconds:F1} s, peak {PeakMiB:F0} MiB ({Samples} samples)");
+        string.Create(CultureInfo.InvariantCulture, $"exit {ExitCode}{(TimedOut ? " (killed at the deadline)" : "")}{(OverMemory ? " (killed over the memory ceiling)" : "")}, {WallTime.TotalSeconds:F1} s, peak {PeakMiB:F0} MiB ({Samples} samples)");
 }
 
 /// <summary>
@@ -31,7 +33,9 @@ public sealed record CliRunResult(int ExitCode, string Output, string Stdout, st
 /// <para>
 /// Deadline: when it passes, the process is killed with SIGKILL (<see cref="Process.Kill(bool)"/> without its tree:
 /// <c>dotnet mailsync.dll</c> runs the app in the host process itself, so that is the whole CLI and nothing else
-/// of the machine is touched), and its output so far is kept.
+/// of the machine is touched), and its output so far is kept. An optional memory ceiling does the same as soon as a
+/// sample of the peak exceeds it, so a run that balloons fails its test instead of taking the machine's memory (it
+/// may overshoot the ceiling by what it allocates in one <see cref="SampleInterval"/>).
 /// </para>
 /// <para>
 /// Peak memory: a sampler reads VmHWM from /proc/&lt;pid&gt;/status right after the start and then every
@@ -51,17 +55,38 @@ public static class CliRun
     /// <summary>Characters kept of each of stdout and stderr; the rest is read and dropped (a flood must not fill the test's memory).</summary>
     public const int OutputCap = 4 * 1024 * 1024;
 
-    /// <summary>Runs <c>mailsync <paramref name="args"/></c> for at most <paramref name="deadline"/>.</summary>
-    public static async Task<CliRunResult> RunAsync(TimeSpan deadline, params string[] args)
+    /// <summary>Runs <c>mailsync <paramref name="args"/></c> for at most <paramref name="deadline"/>, with no memory ceiling.</summary>
+    public static Task<CliRunResult> RunAsync(TimeSpan deadline, params string[] args) => RunAsync(deadline, null, args);
+
+    /// <summary>
+    /// Runs <c>mailsync <paramref name="args"/></c> for at most <paramref name="deadline"/>, and kills it as soon as its
+    /// peak resident set is seen above <paramref name="memoryCeilingBytes"/> (null: no ceiling).
+    /// </summary>
+    public static async Task<CliRunResult> RunAsync(TimeSpan deadline, long? memoryCeilingBytes, params string[] args)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(deadline, TimeSpan.Zero);
+        if (memoryCeilingBytes is { } ceiling)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(ceiling, nameof(memoryCeilingBytes));
+        }
+
         var clock = Stopwatch.StartNew();
         using var process = CliProcess.Start(args);
         var statusPath = $"/proc/{process.Id}/status";
         var stdout = ReadCappedAsync(process.StandardOutput);
         var stderr = ReadCappedAsync(process.StandardError);
         using var exited = new CancellationTokenSource();
-        var sampler = SampleAsync(statusPath, exited.Token);
+        var overMemory = false;
+        var sampler = SampleAsync(statusPath, peak =>
+        {
+            if (memoryCeilingBytes is not { } limit || peak <= limit || overMemory)
+            {
+                return;
+            }
+
+            overMemory = true;
+            Kill(process);
+        }, exited.Token);
 
         var timedOut = false;
         using (var timeout = new CancellationTokenSource(deadline))
@@ -73,15 +98,7 @@ public static class CliRun
             catch (OperationCanceledException) when (timeout.IsCancellationRequested)
             {
                 timedOut = true;
-                try
-                {
-                    process.Kill(entireProcessTree: false);
-                }
-                catch (InvalidOperationException)
-                {
-                    // It exited between the deadline and the kill.
-                }
-
+                Kill(process);
                 await process.WaitForExitAsync();
             }
         }
@@ -90,11 +107,27 @@ public static class CliRun
         await exited.CancelAsync();
         var (peak, samples) = await sampler;
         var (outText, errText) = (await stdout, await stderr);
-        return new CliRunResult(process.ExitCode, outText + errText, outText, errText, wall, peak, samples, timedOut);
+        return new CliRunResult(process.ExitCode, outText + errText, outText, errText, wall, peak, samples, timedOut && !overMemory, overMemory);
     }
 
-    /// <summary>Reads VmHWM until cancelled or the process is gone; returns the largest value and the count of readings.</summary>
-    private static async Task<(long Peak, int Samples)> SampleAsync(string statusPath, CancellationToken exited)
+    /// <summary>SIGKILL to the CLI's own process (the dotnet host running mailsync.dll), not to anything it started.</summary>
+    private static void Kill(Process process)
+    {
+        try
+        {
+            process.Kill(entireProcessTree: false);
+        }
+        catch (InvalidOperationException)
+        {
+            // It exited just before the kill.
+        }
+    }
+
+    /// <summary>
+    /// Reads VmHWM until cancelled or the process is gone, handing each peak so far to <paramref name="sampled"/>;
+    /// returns the largest value and the count of readings.
+    /// </summary>
+    private static async Task<(long Peak, int Samples)> SampleAsync(string statusPath, Action<long> sampled, CancellationToken exited)
     {
         long peak = 0;
         var samples = 0;
@@ -108,6 +141,7 @@ public static class CliRun
 
             peak = Math.Max(peak, hwm);
             samples++;
+            sampled(peak);
         }
         while (await NextTickAsync(timer, exited));
 
