@@ -299,9 +299,9 @@ internal sealed class HostileImapConnection
             }
         }
 
-        if (_mode == HostileMode.BadFolderName && MailboxArgumentWords(command.Verb) is { } words)
+        if (_mode == HostileMode.BadFolderName && !command.IsListing && MailboxArgumentStart(line, command.Verb) is var start and >= 0)
         {
-            line = await MapMailboxAsync(command, line, words);
+            line = await MapMailboxAsync(command, line, start);
         }
 
         lock (_gate)
@@ -347,23 +347,45 @@ internal sealed class HostileImapConnection
         }
     }
 
-    /// <summary>How many words come before the mailbox argument that <see cref="HostileMode.BadFolderName"/> maps, or null.</summary>
-    private static int? MailboxArgumentWords(string verb) => verb switch
+    /// <summary>
+    /// Where the mailbox argument that <see cref="HostileMode.BadFolderName"/> maps starts, or -1: the first argument of
+    /// SELECT, EXAMINE, STATUS, CREATE, DELETE, SUBSCRIBE, UNSUBSCRIBE and APPEND, the one after the set of COPY and
+    /// MOVE, and the pattern of LIST and LSUB (after the selection options and the reference), which a client sends to
+    /// look one folder up.
+    /// </summary>
+    private static int MailboxArgumentStart(byte[] line, string verb)
     {
-        "SELECT" or "EXAMINE" or "STATUS" or "CREATE" or "DELETE" or "SUBSCRIBE" or "UNSUBSCRIBE" or "APPEND" => 2,
-        "COPY" or "MOVE" => 3,
-        "UID COPY" or "UID MOVE" => 4,
-        _ => null,
-    };
+        switch (verb)
+        {
+            case "SELECT" or "EXAMINE" or "STATUS" or "CREATE" or "DELETE" or "SUBSCRIBE" or "UNSUBSCRIBE" or "APPEND":
+                return HostileSyntax.SkipWords(line, 2);
+            case "COPY" or "MOVE":
+                return HostileSyntax.SkipWords(line, 3);
+            case "UID COPY" or "UID MOVE":
+                return HostileSyntax.SkipWords(line, 4);
+            case "LIST" or "LSUB":
+                var start = HostileSyntax.SkipWords(line, 2);
+                if (start >= 0 && start < line.Length && line[start] == (byte)'(')
+                {
+                    var close = line.AsSpan(start).IndexOf((byte)')');
+                    start = close < 0 ? -1 : start + close + 2;
+                }
+
+                var reference = HostileSyntax.ReadAstring(line, start);
+                return reference?.Value is null ? -1 : reference.End + 1;
+            default:
+                return -1;
+        }
+    }
 
     /// <summary>
     /// The command with its mailbox argument replaced by <see cref="HostileOptions.BadNameTarget"/> if it names the
     /// hostile folder. A mailbox sent as a literal is read here (the relay answers a synchronizing one's "+" itself)
     /// and, if it is some other name, passed on as a non-synchronizing literal (Dovecot has LITERAL+).
     /// </summary>
-    private async Task<byte[]> MapMailboxAsync(Command command, byte[] line, int words)
+    private async Task<byte[]> MapMailboxAsync(Command command, byte[] line, int start)
     {
-        var argument = HostileSyntax.ReadAstring(line, HostileSyntax.SkipWords(line, words));
+        var argument = HostileSyntax.ReadAstring(line, start);
         if (argument is null)
         {
             return line;
@@ -390,14 +412,21 @@ internal sealed class HostileImapConnection
             rest = await FromClient.ReadLineAsync(Token) ?? throw new EndOfStreamException("The client left in the middle of a command.");
         }
 
-        var aliases = HostileNames.Aliases(HostileNames.Bytes(_options.BadName, Delimiter));
+        if (name.Length == 0 && command.Verb is "LIST" or "LSUB")
+        {
+            // LIST "" "" asks for the hierarchy delimiter (RFC 3501 6.3.8), not for a folder with an empty name.
+            return [.. line.AsSpan(0, argument.Start), .. original, .. rest];
+        }
+
+        var delimiter = Delimiter;
+        var aliases = HostileNames.Aliases(HostileNames.Bytes(_options.BadName, delimiter), delimiter);
         if (!aliases.Any(a => a.AsSpan().SequenceEqual(name)))
         {
             return [.. line.AsSpan(0, argument.Start), .. original, .. rest];
         }
 
         _owner.CountMapped();
-        command.Mapped = true;
+        command.Spelling = name;
         return [.. line.AsSpan(0, argument.Start), .. HostileNames.Astring(TargetName), .. rest];
     }
 
@@ -585,10 +614,15 @@ internal sealed class HostileImapConnection
             {
                 _flagList = flags;
             }
-            else if (HostileSyntax.ListDelimiter(text) is { } delimiter && !_delimiterKnown)
+            else if (HostileSyntax.ListDelimiter(text) is { } delimiter)
             {
-                _delimiter = delimiter;
-                _delimiterKnown = true;
+                if (!_delimiterKnown)
+                {
+                    _delimiter = delimiter;
+                    _delimiterKnown = true;
+                }
+
+                rewritten = MappedListLine(line, text);
             }
             else if (text.StartsWith("* STATUS ", StringComparison.OrdinalIgnoreCase))
             {
@@ -630,13 +664,31 @@ internal sealed class HostileImapConnection
 
         var items = text[name.End..];
         _targetStatus = items.Trim();
-        if (!_outstanding.Values.Any(c => c.Mapped && c.Verb == "STATUS"))
+        return MappedSpelling() is { } spelling ? "* STATUS " + Latin1(HostileNames.Astring(spelling)) + items : text;
+    }
+
+    /// <summary>
+    /// A LIST or LSUB line (under _gate): while a command that named the hostile folder is outstanding, the real
+    /// folder's line names it as that command did, as a server answers for the folder it was asked about.
+    /// </summary>
+    private string MappedListLine(byte[] line, string text)
+    {
+        if (_mode != HostileMode.BadFolderName || MappedSpelling() is not { } spelling)
         {
             return text;
         }
 
-        return "* STATUS " + Latin1(HostileNames.Astring(HostileNames.Bytes(_options.BadName, _delimiter))) + items;
+        var name = HostileSyntax.ReadAstring(line, HostileSyntax.ListNameStart(line));
+        if (name?.Value is not { } value || !IsTarget(value))
+        {
+            return text;
+        }
+
+        return text[..name.Start] + Latin1(HostileNames.Astring(spelling)) + text[name.End..];
     }
+
+    /// <summary>How the outstanding command that named the hostile folder spelled it (under _gate), or null.</summary>
+    private byte[]? MappedSpelling() => _outstanding.Values.FirstOrDefault(c => c.Spelling is not null)?.Spelling;
 
     private bool IsTarget(byte[] name)
     {
@@ -931,8 +983,10 @@ internal sealed class HostileImapConnection
             Verb = verb;
             if (verb is "LIST" or "LSUB")
             {
-                // A listing has a wildcard in its pattern; LIST "" "" (the delimiter) and LIST "" INBOX do not.
-                IsListing = firstLine.AsSpan(Math.Min(firstLine.Length, tag.Length + verb.Length + 2)).IndexOfAny('*', '%') >= 0;
+                // A listing has a wildcard in its pattern; LIST "" "" (the delimiter) and LIST "" INBOX do not. A
+                // SPECIAL-USE selection lists special-use folders only, which the extra folders are not.
+                IsListing = firstLine.AsSpan(Math.Min(firstLine.Length, tag.Length + verb.Length + 2)).IndexOfAny('*', '%') >= 0
+                    && !HostileSyntax.ListsSpecialUseOnly(firstLine);
                 StatusItems = verb == "LIST" ? HostileSyntax.ListStatusItems(firstLine) : null;
                 var subscribed = verb == "LSUB" || HostileSyntax.ListsSubscribedOnly(firstLine);
                 ListPrefix = verb == "LSUB" ? "* LSUB ()" : subscribed ? "* LIST (\\HasNoChildren \\Subscribed)" : "* LIST (\\HasNoChildren)";
@@ -965,7 +1019,7 @@ internal sealed class HostileImapConnection
 
         public bool FetchesWholeMessage { get; }
 
-        /// <summary>Its mailbox argument named the hostile folder and was replaced by the real one.</summary>
-        public bool Mapped { get; set; }
+        /// <summary>Its mailbox argument named the hostile folder (spelled so) and was replaced by the real one; else null.</summary>
+        public byte[]? Spelling { get; set; }
     }
 }

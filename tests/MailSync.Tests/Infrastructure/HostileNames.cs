@@ -51,30 +51,88 @@ public static class HostileNames
     }
 
     /// <summary>
-    /// The spellings by which a client may name a listed folder in a command, decoded from the astring it sends: the
-    /// bytes as listed; those bytes read as UTF-8 (when they are valid UTF-8) and as Latin-1, each encoded in modified
-    /// UTF-7 (what a client that decodes names to text and encodes them back sends; for "inv&amp;AGE" that is
-    /// "inv&amp;-AGE"). Distinct, in that order.
+    /// The spellings by which a client may name a listed folder in a command, decoded from the astring it sends, in
+    /// this order, without repeats: the bytes as listed; those bytes read as UTF-8 (when they are valid UTF-8) and as
+    /// Latin-1, each encoded in modified UTF-7 (what a client that decodes names to text and encodes them back sends:
+    /// "Caf&amp;AOk--8bit", or "inv&amp;-AGE" for "inv&amp;AGE"); the bytes decoded leniently as modified UTF-7 (an
+    /// unclosed shift closed at the end, leftover bits dropped, as MailKit does: "inv&amp;AGE" is "inva") and encoded
+    /// back; and the name without leading and trailing <paramref name="delimiter"/>s (MailKit drops a trailing one),
+    /// unless that leaves nothing.
     /// </summary>
-    public static IReadOnlyList<byte[]> Aliases(ReadOnlySpan<byte> listed)
+    public static IReadOnlyList<byte[]> Aliases(ReadOnlySpan<byte> listed, char delimiter = '/')
     {
-        var aliases = new List<byte[]> { listed.ToArray() };
-        void Add(string decoded)
+        var aliases = new List<byte[]>();
+        void Add(byte[] alias)
         {
-            var encoded = Encoding.ASCII.GetBytes(ModifiedUtf7.Encode(decoded));
-            if (!aliases.Any(a => a.AsSpan().SequenceEqual(encoded)))
+            if (!aliases.Any(a => a.AsSpan().SequenceEqual(alias)))
             {
-                aliases.Add(encoded);
+                aliases.Add(alias);
             }
         }
 
+        Add(listed.ToArray());
         if (System.Text.Unicode.Utf8.IsValid(listed))
         {
-            Add(Encoding.UTF8.GetString(listed));
+            Add(Encoding.ASCII.GetBytes(ModifiedUtf7.Encode(Encoding.UTF8.GetString(listed))));
         }
 
-        Add(Encoding.Latin1.GetString(listed));
+        var latin1 = Encoding.Latin1.GetString(listed);
+        Add(Encoding.ASCII.GetBytes(ModifiedUtf7.Encode(latin1)));
+        Add(Encoding.ASCII.GetBytes(ModifiedUtf7.Encode(DecodeModifiedUtf7Leniently(latin1))));
+        var trimmed = latin1.Trim(delimiter);
+        if (trimmed.Length > 0 && trimmed.Length < latin1.Length)
+        {
+            Add(Encoding.Latin1.GetBytes(trimmed));
+        }
+
         return aliases;
+    }
+
+    /// <summary>
+    /// Modified UTF-7 (RFC 3501 5.1.3) decoded without ever failing: "&amp;-" is "&amp;", a shift runs to "-" or the end,
+    /// its base64 (with "," for "/") is read 16 bits per char and bits left over are dropped, and a char outside the
+    /// alphabet ends the shift. Valid names decode as they should.
+    /// </summary>
+    public static string DecodeModifiedUtf7Leniently(string name)
+    {
+        const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
+        var output = new StringBuilder();
+        for (var i = 0; i < name.Length; i++)
+        {
+            if (name[i] != '&')
+            {
+                output.Append(name[i]);
+                continue;
+            }
+
+            if (i + 1 < name.Length && name[i + 1] == '-')
+            {
+                output.Append('&');
+                i++;
+                continue;
+            }
+
+            int bits = 0, count = 0;
+            for (i++; i < name.Length && name[i] != '-'; i++)
+            {
+                var value = alphabet.IndexOf(name[i], StringComparison.Ordinal);
+                if (value < 0)
+                {
+                    i--; // not base64: the shift ends here, the char is read as itself
+                    break;
+                }
+
+                bits = (bits << 6) | value;
+                count += 6;
+                if (count >= 16)
+                {
+                    count -= 16;
+                    output.Append((char)((bits >> count) & 0xFFFF));
+                }
+            }
+        }
+
+        return output.ToString();
     }
 
     /// <summary>

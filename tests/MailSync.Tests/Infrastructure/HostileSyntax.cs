@@ -183,6 +183,23 @@ internal static partial class HostileSyntax
         return match.Success ? match.Groups[1].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries) : null;
     }
 
+    /// <summary>A LIST whose selection options include SPECIAL-USE ("LIST (SPECIAL-USE) ...", RFC 6154).</summary>
+    public static bool ListsSpecialUseOnly(string commandLine) => SpecialUseSelection().IsMatch(commandLine);
+
+    /// <summary>Where the mailbox name of a "* LIST (attributes) delimiter name" or LSUB line starts, or -1.</summary>
+    public static int ListNameStart(ReadOnlySpan<byte> line)
+    {
+        var open = line.IndexOf((byte)'(');
+        var close = line.IndexOf((byte)')');
+        if (open < 0 || close < open || close + 2 >= line.Length)
+        {
+            return -1;
+        }
+
+        var delimiter = ReadAstring(line, close + 2);
+        return delimiter is null ? -1 : delimiter.End + 1;
+    }
+
     /// <summary>A LIST whose selection options include SUBSCRIBED ("LIST (SUBSCRIBED) ...").</summary>
     public static bool ListsSubscribedOnly(string commandLine) => SubscribedSelection().IsMatch(commandLine);
 
@@ -242,6 +259,9 @@ internal static partial class HostileSyntax
 
     [GeneratedRegex(@"^\S+ LIST \([^)]*\bSUBSCRIBED\b", RegexOptions.IgnoreCase)]
     private static partial Regex SubscribedSelection();
+
+    [GeneratedRegex(@"^\S+ LIST \([^)]*\bSPECIAL-USE\b", RegexOptions.IgnoreCase)]
+    private static partial Regex SpecialUseSelection();
 
     [GeneratedRegex(@"\b(?:BODY|BINARY)(?:\.PEEK)?\[\]", RegexOptions.IgnoreCase)]
     private static partial Regex WholeMessageItem();

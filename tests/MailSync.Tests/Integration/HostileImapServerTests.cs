@@ -281,9 +281,9 @@ public sealed class HostileImapServerTests(DovecotFixture fixture)
             Assert.Contains("* STATUS \"f123456\" (MESSAGES 0 UIDNEXT 1 UIDVALIDITY 1)", listed.Untagged);
         }
 
-        // Not a listing (no wildcard): untouched.
-        var delimiter = await wire.CommandAsync("d", "LIST \"\" \"\"");
-        Assert.Single(delimiter.Untagged);
+        // Not a listing of all folders (no wildcard, or special-use folders only): untouched.
+        Assert.Single((await wire.CommandAsync("d", "LIST \"\" \"\"")).Untagged);
+        Assert.Empty((await wire.CommandAsync("u", "LIST (SPECIAL-USE) \"\" \"*\"")).Untagged);
         Assert.Equal(1, hostile.FiredCount);
     }
 
@@ -317,15 +317,28 @@ public sealed class HostileImapServerTests(DovecotFixture fixture)
             var selected = await MailboxCommandAsync(wire, $"e{i}", "EXAMINE", spellings[i]);
             Assert.True(selected.Tagged.StartsWith($"e{i} OK", StringComparison.Ordinal), $"EXAMINE {spelling}: {selected.Tagged}");
             Assert.Contains("* 2 EXISTS", selected.Untagged);
+            // Answers name the folder as the command did, as a server answers for the folder it was asked about.
+            var echoed = ImapWire.Text(HostileNames.Astring(spellings[i]));
             var status = await MailboxCommandAsync(wire, $"t{i}", "STATUS", spellings[i], " (MESSAGES)");
-            Assert.Equal([$"* STATUS {astring} (MESSAGES 2)"], status.Untagged);
+            Assert.Equal([$"* STATUS {echoed} (MESSAGES 2)"], status.Untagged);
+            if (spellings[i].Length > 0)
+            {
+                // A client looks one folder up with LIST "" name (an empty pattern asks for the delimiter instead).
+                var lookup = await MailboxCommandAsync(wire, $"u{i}", "LIST \"\"", spellings[i], " RETURN (STATUS (MESSAGES))");
+                Assert.Equal(2, lookup.Untagged.Count);
+                Assert.Matches(@"^\* LIST \([^)]*\) ""/"" $", lookup.Untagged[0][..^echoed.Length]);
+                Assert.EndsWith(echoed, lookup.Untagged[0], StringComparison.Ordinal);
+                Assert.Equal($"* STATUS {echoed} (MESSAGES 2)", lookup.Untagged[1]);
+            }
         }
 
-        Assert.Equal(2 * spellings.Count, hostile.MappedCount);
+        var mapped = hostile.MappedCount;
+        Assert.Equal((3 * spellings.Count) - (name.Length == 0 ? 1 : 0), mapped);
         // Other names are left alone, also when sent as a literal.
         Assert.StartsWith("o NO Mailbox doesn't exist", (await MailboxCommandAsync(wire, "o", "EXAMINE", "Unreal"u8.ToArray(), asLiteral: true)).Tagged, StringComparison.Ordinal);
         Assert.StartsWith("r OK", (await MailboxCommandAsync(wire, "r", "EXAMINE", "Real"u8.ToArray(), asLiteral: true)).Tagged, StringComparison.Ordinal);
-        Assert.Equal(2 * spellings.Count, hostile.MappedCount);
+        Assert.Equal(mapped, hostile.MappedCount);
+        Assert.Single((await wire.CommandAsync("d", "LIST \"\" \"\"")).Untagged);
     }
 
     [Fact]
