@@ -23,7 +23,6 @@ internal sealed class HostileImapConnection
     private const int FlushAt = 64 * 1024;
 
     private const uint HugeCount = uint.MaxValue;
-    private const long HugeLiteral = 2_147_483_648;
 
     private static readonly byte[] s_endlessChunk = Enumerable.Repeat((byte)'x', 64 * 1024).ToArray();
     private static readonly byte[] s_floodChunk = [.. Enumerable.Repeat("* OK flood\r\n"u8.ToArray(), 5461).SelectMany(l => l)];
@@ -548,7 +547,7 @@ internal sealed class HostileImapConnection
         while (ImapSyntax.LiteralLength(line, out _) is var literal and >= 0)
         {
             if (_mode == HostileMode.SlowHugeLiteral && WholeMessageFetchOutstanding()
-                && HostileSyntax.WithWholeMessageLiteral(line, HugeLiteral) is { } huge)
+                && HostileSyntax.WithWholeMessageLiteral(line, _options.HugeLiteralLength) is { } huge)
             {
                 _owner.CountFired();
                 ToClient.Write(huge);

@@ -25,8 +25,9 @@ public enum HostileMode
 
     /// <summary>
     /// A FETCH or UID FETCH of a whole message (BODY[], BODY.PEEK[], BINARY[] or BINARY.PEEK[]) is forwarded, and the
-    /// server's first response line announcing that literal is relayed with the length replaced by 2147483648
-    /// (<c>{2147483648}</c>, or <c>~{2147483648}</c> for BINARY); then the relay sends one byte of the literal every
+    /// server's first response line announcing that literal is relayed with the length replaced by
+    /// <see cref="HostileOptions.HugeLiteralLength"/> (2147483648 unless set: <c>BODY[] {2147483648}</c>; a "~" the
+    /// server put before it is kept); then the relay sends one byte ('x') of the literal every
     /// <see cref="HostileOptions.TrickleInterval"/>, forever, and nothing else from the server.
     /// </summary>
     SlowHugeLiteral,

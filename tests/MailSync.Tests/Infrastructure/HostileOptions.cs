@@ -9,6 +9,13 @@ public sealed record HostileOptions
     /// </summary>
     public string? TriggerVerb { get; init; }
 
+    /// <summary>
+    /// <see cref="HostileMode.SlowHugeLiteral"/>: the length the literal is announced with. The default, 2^31, is one
+    /// more than a signed 32-bit length can hold (MailKit 4 rejects it at once as a syntax error); 2147483647 passes
+    /// that check and gets a client to the trickle.
+    /// </summary>
+    public long HugeLiteralLength { get; init; } = 2_147_483_648;
+
     /// <summary><see cref="HostileMode.SlowHugeLiteral"/>: the pause between two bytes of the literal.</summary>
     public TimeSpan TrickleInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 

@@ -181,15 +181,16 @@ public sealed class HostileImapServerTests(DovecotFixture fixture)
     }
 
     [Theory]
-    [InlineData("BODY.PEEK[]", "BODY[] {2147483648}")]
+    [InlineData("BODY.PEEK[]", 2_147_483_648L, "BODY[] {2147483648}")]
     // Dovecot answers BINARY[] with a plain literal when the content has no NUL; a "~" it sends would be kept.
-    [InlineData("BINARY.PEEK[]", "BINARY[] {2147483648}")]
-    public async Task SlowHugeLiteral_announces_a_2_GiB_body_and_sends_it_one_byte_per_interval(string item, string announced)
+    [InlineData("BINARY.PEEK[]", 2_147_483_648L, "BINARY[] {2147483648}")]
+    [InlineData("BODY.PEEK[]", 2_147_483_647L, "BODY[] {2147483647}")]
+    public async Task SlowHugeLiteral_announces_a_2_GiB_body_and_sends_it_one_byte_per_interval(string item, long length, string announced)
     {
         var user = await Server.CreateUserAsync("hostile-slow");
         var uids = await Server.SeedAsync(user, "INBOX", [Seed(Message(1, 2_000)), Seed(Message(2, 3_000))]);
         var uid = uids[1].Id;
-        await using var hostile = HostileImapServer.Start(Server, HostileMode.SlowHugeLiteral, new HostileOptions { TrickleInterval = TimeSpan.FromMilliseconds(100) });
+        await using var hostile = HostileImapServer.Start(Server, HostileMode.SlowHugeLiteral, new HostileOptions { HugeLiteralLength = length, TrickleInterval = TimeSpan.FromMilliseconds(100) });
         await using (var wire = await ImapWire.ConnectAsync(hostile.Host, hostile.Port))
         {
             await wire.LoginAsync(user);
