@@ -645,7 +645,8 @@ internal sealed class HostileImapConnection
 
     /// <summary>
     /// A STATUS line (under _gate): the real folder's item list is kept for the hostile folder's LIST-STATUS line;
-    /// the answer to a mapped STATUS names the hostile folder again; HugeCounts inflates the counts.
+    /// while a command that named the hostile folder is outstanding, the real folder's STATUS names it as that command
+    /// did; HugeCounts inflates the counts.
     /// </summary>
     private string Status(byte[] line, string text)
     {
@@ -901,7 +902,7 @@ internal sealed class HostileImapConnection
         }
     }
 
-    /// <summary>The literal announced as 2 GiB, one byte per <see cref="HostileOptions.TrickleInterval"/>, until the client leaves.</summary>
+    /// <summary>The announced literal, one byte per <see cref="HostileOptions.TrickleInterval"/>, until the client leaves.</summary>
     private async Task TrickleAsync()
     {
         while (true)
@@ -1004,7 +1005,7 @@ internal sealed class HostileImapConnection
         /// <summary>Upper-case verb with single spaces ("UID FETCH").</summary>
         public string Verb { get; }
 
-        /// <summary>LIST or LSUB with a wildcard: the extra folders go before its tagged OK.</summary>
+        /// <summary>LIST or LSUB with a wildcard, not a SPECIAL-USE one: the extra folders go before its tagged OK.</summary>
         public bool IsListing { get; }
 
         /// <summary>The first words of a listing line for an extra folder, up to the delimiter.</summary>

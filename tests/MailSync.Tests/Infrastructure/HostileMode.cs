@@ -49,12 +49,14 @@ public enum HostileMode
     ManyFolders,
 
     /// <summary>
-    /// Every LIST or LSUB with a wildcard in its pattern gets one extra folder, named as <see cref="HostileOptions.BadName"/>
-    /// says, before its tagged OK (under LIST-STATUS with the STATUS of <see cref="HostileOptions.BadNameTarget"/>).
-    /// A command that names that folder (SELECT, EXAMINE, STATUS, CREATE, DELETE, SUBSCRIBE, UNSUBSCRIBE, APPEND,
-    /// COPY, MOVE), in any of the ways a client may spell it back (see <see cref="HostileNames.Aliases"/>), gets
-    /// <see cref="HostileOptions.BadNameTarget"/> in its place, so a run that carries the folder can read it; the
-    /// STATUS response to such a command names the hostile folder again.
+    /// Every LIST or LSUB with a wildcard in its pattern (but a SPECIAL-USE one) gets one extra folder, named as
+    /// <see cref="HostileOptions.BadName"/> says, before its tagged OK (under LIST-STATUS with the STATUS of
+    /// <see cref="HostileOptions.BadNameTarget"/>). A command that names that folder, in any of the ways a client may
+    /// spell it back (<see cref="HostileNames.Aliases"/>), gets <see cref="HostileOptions.BadNameTarget"/> in its
+    /// place, so a run that carries the folder can read it: SELECT, EXAMINE, STATUS, CREATE, DELETE, SUBSCRIBE,
+    /// UNSUBSCRIBE, APPEND, COPY, MOVE, and a LIST or LSUB of that one name (how a client looks a folder up; never
+    /// <c>LIST "" ""</c>, the delimiter query). The STATUS, LIST and LSUB answers to such a command name the folder
+    /// as the command spelled it, as a server answers for the folder it was asked about.
     /// </summary>
     BadFolderName,
 
