@@ -5,7 +5,9 @@ namespace MailSync.Tests.Infrastructure;
 
 /// <summary>
 /// The receive side of one direction of an <see cref="ImapFaultProxy"/> connection: a pooled buffer that
-/// the pump reads lines and literal chunks from. It grows only for a line longer than itself.
+/// the pump reads lines and literal chunks from. It grows only for a line longer than itself. A
+/// <see cref="HostileImapServer"/> connection reads it with the pull-style helpers (<see cref="ReadLineAsync"/>,
+/// <see cref="CopyAsync"/>) instead.
 /// </summary>
 internal sealed class ImapInbound : IDisposable
 {
@@ -56,6 +58,78 @@ internal sealed class ImapInbound : IDisposable
 
         length = _scanned + newline + 1;
         return true;
+    }
+
+    /// <summary>
+    /// The next line (LF included) as a new array, reading as needed; null when the stream ends first (a partial line
+    /// at the end is dropped: the peer went away in the middle of it). <paramref name="beforeWait"/> runs each time
+    /// the socket must be waited on, e.g. to flush what was written so far.
+    /// </summary>
+    public async ValueTask<byte[]?> ReadLineAsync(CancellationToken ct, Func<ValueTask>? beforeWait = null)
+    {
+        while (true)
+        {
+            if (TryFindLine(out var length))
+            {
+                var line = Data[..length].ToArray();
+                Consume(length);
+                return line;
+            }
+
+            if (beforeWait is not null)
+            {
+                await beforeWait();
+            }
+
+            if (!await ReadAsync(ct))
+            {
+                return null;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Hands the next <paramref name="count"/> bytes to <paramref name="sink"/> in chunks as they arrive (a chunk is
+    /// valid until the sink's task completes); throws <see cref="EndOfStreamException"/> when the stream ends first.
+    /// </summary>
+    public async ValueTask CopyAsync(long count, Func<ReadOnlyMemory<byte>, ValueTask> sink, CancellationToken ct, Func<ValueTask>? beforeWait = null)
+    {
+        while (count > 0)
+        {
+            if (Length == 0)
+            {
+                if (beforeWait is not null)
+                {
+                    await beforeWait();
+                }
+
+                if (!await ReadAsync(ct))
+                {
+                    throw new EndOfStreamException($"The stream ended {count} bytes before the end of a literal.");
+                }
+
+                continue;
+            }
+
+            var take = (int)Math.Min(count, Length);
+            await sink(_buffer.AsMemory(_start, take));
+            Consume(take);
+            count -= take;
+        }
+    }
+
+    /// <summary>The next <paramref name="count"/> bytes as a new array; throws <see cref="EndOfStreamException"/> when the stream ends first.</summary>
+    public async ValueTask<byte[]> ReadBytesAsync(int count, CancellationToken ct)
+    {
+        var bytes = new byte[count];
+        var filled = 0;
+        await CopyAsync(count, chunk =>
+        {
+            chunk.CopyTo(bytes.AsMemory(filled));
+            filled += chunk.Length;
+            return ValueTask.CompletedTask;
+        }, ct);
+        return bytes;
     }
 
     public void Consume(int count)

@@ -31,6 +31,9 @@ internal sealed class ImapOutbound : IDisposable
 
     public bool LimitReached => Relayed >= Limit;
 
+    /// <summary>Bytes queued and not flushed yet.</summary>
+    public int Pending => _count;
+
     /// <summary>Queues bytes for the next flush, as many as the limit leaves room for.</summary>
     public void Write(ReadOnlySpan<byte> data)
     {
