@@ -171,6 +171,12 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer, CircuitS
             };
             result.Error = ex.Message;
         }
+        catch (ServerMisbehavedException ex)
+        {
+            // Met outside any folder's work (while connecting, or in MailKit's own commands): the job stops.
+            result.Status = JobStatus.ProtocolViolation;
+            result.Error = $"protocol violation: {ex.Message}; this job stopped, the other jobs went on; running again will not help until the server is fixed or the limit raised";
+        }
         catch (Exception ex) when (ex is IOException or ImapProtocolException or ServiceNotConnectedException or ImapCommandException or FolderNotFoundException
             or Pop3ProtocolException or Pop3CommandException)
         {

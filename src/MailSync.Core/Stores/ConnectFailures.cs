@@ -39,6 +39,8 @@ internal static class ConnectFailures
         return ex switch
         {
             StoreConnectException same => same,
+            // Past a limit while connecting or logging in: a protocol violation (exit 11), not "cannot connect".
+            ServerMisbehavedException => ex,
             AuthenticationException => new StoreConnectException($"{endpoint}: authentication failed: {ex.Message}", StoreConnectFailure.Authentication, ex),
             SslHandshakeException when trust.Rejected => new StoreConnectException(
                 $"{endpoint}: the server's TLS certificate is not trusted: {trust.Reason}; stopped before logging in, nothing was sent. "

@@ -10,7 +10,7 @@ using MailSync.Tests.Support;
 namespace MailSync.Tests.Integration;
 
 /// <summary>
-/// The harness of issue 19 checked against the real Dovecot with a bare socket (<see cref="ImapWire"/>, never
+/// The harness of issue 19 checked against the real Dovecot with a bare socket (<see cref="RawImapWire"/>, never
 /// MailSync's or MailKit's IMAP code): every <see cref="HostileMode"/> puts on the wire what it says, relays the rest
 /// untouched, and can be switched off; and <see cref="CliRun"/> measures and bounds a CLI run. Each test is bounded to
 /// seconds: endless streams are read for a fixed number of bytes or lines, then the client leaves.
@@ -46,14 +46,14 @@ public sealed class HostileImapServerTests(DovecotFixture fixture)
         var user = await Server.CreateUserAsync("hostile-bye");
         await using var hostile = HostileImapServer.Start(Server, HostileMode.ByeGreeting);
 
-        await using (var wire = await ImapWire.ConnectAsync(hostile.Host, hostile.Port))
+        await using (var wire = await RawImapWire.ConnectAsync(hostile.Host, hostile.Port))
         {
-            Assert.Equal("* BYE [UNAVAILABLE] try later\r\n", ImapWire.Text(await wire.ReadLineAsync() ?? []));
+            Assert.Equal("* BYE [UNAVAILABLE] try later\r\n", RawImapWire.Text(await wire.ReadLineAsync() ?? []));
             Assert.Null(await wire.ReadLineAsync());
         }
 
         hostile.Mode = HostileMode.None;
-        await using (var wire = await ImapWire.ConnectAsync(hostile.Host, hostile.Port))
+        await using (var wire = await RawImapWire.ConnectAsync(hostile.Host, hostile.Port))
         {
             await wire.LoginAsync(user);
         }
@@ -68,8 +68,8 @@ public sealed class HostileImapServerTests(DovecotFixture fixture)
         var user = await Server.CreateUserAsync("hostile-login");
         var plain = Convert.ToBase64String(Encoding.ASCII.GetBytes($"\0{user.Name}\0{user.Password}"));
         await using var hostile = HostileImapServer.Start(Server, HostileMode.LoginUnavailable);
-        await using var wire = await ImapWire.ConnectAsync(hostile.Host, hostile.Port);
-        Assert.StartsWith("* OK", ImapWire.Text(await wire.ReadLineAsync() ?? []), StringComparison.Ordinal);
+        await using var wire = await RawImapWire.ConnectAsync(hostile.Host, hostile.Port);
+        Assert.StartsWith("* OK", RawImapWire.Text(await wire.ReadLineAsync() ?? []), StringComparison.Ordinal);
 
         Assert.Equal("a NO [UNAVAILABLE] try later", (await wire.CommandAsync("a", $"LOGIN {user.Name} {user.Password}")).Tagged);
         Assert.Equal("b NO [UNAVAILABLE] try later", (await wire.CommandAsync("b", $"AUTHENTICATE PLAIN {plain}")).Tagged);
@@ -93,7 +93,7 @@ public sealed class HostileImapServerTests(DovecotFixture fixture)
         async Task<string> PatternAsync()
         {
             await using var hostile = HostileImapServer.Start(Server, HostileMode.RandomRefusals, options);
-            await using var wire = await ImapWire.ConnectAsync(hostile.Host, hostile.Port);
+            await using var wire = await RawImapWire.ConnectAsync(hostile.Host, hostile.Port);
             await wire.LoginAsync(user);
             var pattern = new StringBuilder();
             for (var i = 0; i < 200; i++)
@@ -128,7 +128,7 @@ public sealed class HostileImapServerTests(DovecotFixture fixture)
         const int total = 32 * 1024 * 1024;
         var user = await Server.CreateUserAsync("hostile-endless");
         await using var hostile = HostileImapServer.Start(Server, HostileMode.EndlessLine, new HostileOptions { TriggerVerb = trigger });
-        await using (var wire = await ImapWire.ConnectAsync(hostile.Host, hostile.Port))
+        await using (var wire = await RawImapWire.ConnectAsync(hostile.Host, hostile.Port))
         {
             await wire.LoginAsync(user);
             if (trigger is not null)
@@ -138,7 +138,7 @@ public sealed class HostileImapServerTests(DovecotFixture fixture)
             }
 
             await wire.SendAsync($"e {command}\r\n");
-            var head = ImapWire.Text(await wire.ReadBytesAsync(start.Length));
+            var head = RawImapWire.Text(await wire.ReadBytesAsync(start.Length));
             var received = head.Length;
             var buffer = new byte[64 * 1024];
             var endings = 0;
@@ -163,7 +163,7 @@ public sealed class HostileImapServerTests(DovecotFixture fixture)
         const int lines = 150_000;
         var user = await Server.CreateUserAsync("hostile-flood");
         await using var hostile = HostileImapServer.Start(Server, HostileMode.UntaggedFlood, new HostileOptions { TriggerVerb = "SELECT" });
-        await using (var wire = await ImapWire.ConnectAsync(hostile.Host, hostile.Port))
+        await using (var wire = await RawImapWire.ConnectAsync(hostile.Host, hostile.Port))
         {
             await wire.LoginAsync(user);
             Assert.StartsWith("l OK", (await wire.CommandAsync("l", "LIST \"\" \"*\"")).Tagged, StringComparison.Ordinal);
@@ -171,7 +171,7 @@ public sealed class HostileImapServerTests(DovecotFixture fixture)
             await wire.SendAsync("s SELECT INBOX\r\n");
             for (var i = 0; i < lines; i++)
             {
-                var line = ImapWire.Text(await wire.ReadLineAsync(maxLength: 100) ?? []);
+                var line = RawImapWire.Text(await wire.ReadLineAsync(maxLength: 100) ?? []);
                 Assert.True(line == "* OK flood\r\n", $"line {i} of the flood: {line}");
             }
         }
@@ -191,7 +191,7 @@ public sealed class HostileImapServerTests(DovecotFixture fixture)
         var uids = await Server.SeedAsync(user, "INBOX", [Seed(Message(1, 2_000)), Seed(Message(2, 3_000))]);
         var uid = uids[1].Id;
         await using var hostile = HostileImapServer.Start(Server, HostileMode.SlowHugeLiteral, new HostileOptions { HugeLiteralLength = length, TrickleInterval = TimeSpan.FromMilliseconds(100) });
-        await using (var wire = await ImapWire.ConnectAsync(hostile.Host, hostile.Port))
+        await using (var wire = await RawImapWire.ConnectAsync(hostile.Host, hostile.Port))
         {
             await wire.LoginAsync(user);
             Assert.StartsWith("x OK", (await wire.CommandAsync("x", "EXAMINE INBOX")).Tagged, StringComparison.Ordinal);
@@ -201,7 +201,7 @@ public sealed class HostileImapServerTests(DovecotFixture fixture)
             Assert.Contains("Subject: message 2", Assert.Single(header.Untagged), StringComparison.Ordinal);
 
             await wire.SendAsync($"f UID FETCH {uid} ({item})\r\n");
-            var line = ImapWire.Text(await wire.ReadLineAsync() ?? []);
+            var line = RawImapWire.Text(await wire.ReadLineAsync() ?? []);
             var clock = Stopwatch.StartNew();
             var trickled = await wire.ReadBytesAsync(8);
 
@@ -231,7 +231,7 @@ public sealed class HostileImapServerTests(DovecotFixture fixture)
         string Uids(string text) => text.Replace("{1}", $"{uids[0]}", StringComparison.Ordinal)
             .Replace("{2}", $"{uids[1]}", StringComparison.Ordinal).Replace("{3}", $"{uids[2]}", StringComparison.Ordinal);
         await using var hostile = HostileImapServer.Start(Server, HostileMode.UnsolicitedFetch, new HostileOptions { Unsolicited = kinds });
-        await using var wire = await ImapWire.ConnectAsync(hostile.Host, hostile.Port);
+        await using var wire = await RawImapWire.ConnectAsync(hostile.Host, hostile.Port);
         await wire.LoginAsync(user);
         Assert.StartsWith("x OK", (await wire.CommandAsync("x", "EXAMINE INBOX")).Tagged, StringComparison.Ordinal);
 
@@ -265,7 +265,7 @@ public sealed class HostileImapServerTests(DovecotFixture fixture)
         var user = await Server.CreateUserAsync("hostile-many");
         await Server.SeedAsync(user, "Real", [Seed(Message(1, 1_000))]);
         await using var hostile = HostileImapServer.Start(Server, HostileMode.ManyFolders);
-        await using var wire = await ImapWire.ConnectAsync(hostile.Host, hostile.Port);
+        await using var wire = await RawImapWire.ConnectAsync(hostile.Host, hostile.Port);
         await wire.LoginAsync(user);
 
         var listed = await wire.CommandAsync("l", command);
@@ -297,9 +297,9 @@ public sealed class HostileImapServerTests(DovecotFixture fixture)
         var user = await Server.CreateUserAsync("hostile-name");
         await Server.SeedAsync(user, "Real", [Seed(Message(1, 1_000)), Seed(Message(2, 1_000))]);
         var name = HostileNames.Bytes(badName);
-        var astring = ImapWire.Text(HostileNames.Astring(name));
+        var astring = RawImapWire.Text(HostileNames.Astring(name));
         await using var hostile = HostileImapServer.Start(Server, HostileMode.BadFolderName, new HostileOptions { BadName = badName, BadNameTarget = "Real" });
-        await using var wire = await ImapWire.ConnectAsync(hostile.Host, hostile.Port);
+        await using var wire = await RawImapWire.ConnectAsync(hostile.Host, hostile.Port);
         await wire.LoginAsync(user);
 
         var listed = await wire.CommandAsync("l", "LIST \"\" \"*\" RETURN (STATUS (MESSAGES))");
@@ -314,12 +314,12 @@ public sealed class HostileImapServerTests(DovecotFixture fixture)
         var spellings = HostileNames.Aliases(name);
         for (var i = 0; i < spellings.Count; i++)
         {
-            var spelling = ImapWire.Text(spellings[i]);
+            var spelling = RawImapWire.Text(spellings[i]);
             var selected = await MailboxCommandAsync(wire, $"e{i}", "EXAMINE", spellings[i]);
             Assert.True(selected.Tagged.StartsWith($"e{i} OK", StringComparison.Ordinal), $"EXAMINE {spelling}: {selected.Tagged}");
             Assert.Contains("* 2 EXISTS", selected.Untagged);
             // Answers name the folder as the command did, as a server answers for the folder it was asked about.
-            var echoed = ImapWire.Text(HostileNames.Astring(spellings[i]));
+            var echoed = RawImapWire.Text(HostileNames.Astring(spellings[i]));
             var status = await MailboxCommandAsync(wire, $"t{i}", "STATUS", spellings[i], " (MESSAGES)");
             Assert.Equal([$"* STATUS {echoed} (MESSAGES 2)"], status.Untagged);
             if (spellings[i].Length > 0)
@@ -346,12 +346,12 @@ public sealed class HostileImapServerTests(DovecotFixture fixture)
     public async Task ControlBytes_reach_the_client_in_the_greeting_a_tagged_NO_and_a_folder_name()
     {
         var user = await Server.CreateUserAsync("hostile-ctl");
-        var text = ImapWire.Text(HostileNames.ControlText);
-        var folder = ImapWire.Text(HostileNames.Astring(HostileNames.ControlFolder));
+        var text = RawImapWire.Text(HostileNames.ControlText);
+        var folder = RawImapWire.Text(HostileNames.Astring(HostileNames.ControlFolder));
         await using var hostile = HostileImapServer.Start(Server, HostileMode.ControlBytes);
-        await using var wire = await ImapWire.ConnectAsync(hostile.Host, hostile.Port);
+        await using var wire = await RawImapWire.ConnectAsync(hostile.Host, hostile.Port);
 
-        var greeting = ImapWire.Text(await wire.ReadLineAsync() ?? []);
+        var greeting = RawImapWire.Text(await wire.ReadLineAsync() ?? []);
         Assert.StartsWith("* OK [CAPABILITY IMAP4rev1 ", greeting, StringComparison.Ordinal);
         Assert.EndsWith("] " + text + "\r\n", greeting, StringComparison.Ordinal);
         Assert.StartsWith("a OK", (await wire.CommandAsync("a", $"LOGIN {user.Name} {user.Password}")).Tagged, StringComparison.Ordinal);
@@ -372,7 +372,7 @@ public sealed class HostileImapServerTests(DovecotFixture fixture)
         var user = await Server.CreateUserAsync("hostile-huge");
         await Server.SeedAsync(user, "INBOX", [Seed(Message(1, 1_000))]);
         await using var hostile = HostileImapServer.Start(Server, HostileMode.HugeCounts);
-        await using var wire = await ImapWire.ConnectAsync(hostile.Host, hostile.Port);
+        await using var wire = await RawImapWire.ConnectAsync(hostile.Host, hostile.Port);
         await wire.LoginAsync(user);
 
         var selected = await wire.CommandAsync("x", "EXAMINE INBOX");
@@ -435,15 +435,15 @@ public sealed class HostileImapServerTests(DovecotFixture fixture)
     /// literal (the server's "+" awaited) when it holds CR or LF or <paramref name="asLiteral"/> says so.
     /// </summary>
     private static async Task<(IReadOnlyList<string> Untagged, string Tagged)> MailboxCommandAsync(
-        ImapWire wire, string tag, string verb, byte[] name, string rest = "", bool asLiteral = false)
+        RawImapWire wire, string tag, string verb, byte[] name, string rest = "", bool asLiteral = false)
     {
         if (!asLiteral && name.AsSpan().IndexOfAny((byte)'\r', (byte)'\n') < 0)
         {
-            return await wire.CommandAsync(tag, $"{verb} {ImapWire.Text(HostileNames.Astring(name))}{rest}");
+            return await wire.CommandAsync(tag, $"{verb} {RawImapWire.Text(HostileNames.Astring(name))}{rest}");
         }
 
         await wire.SendAsync($"{tag} {verb} {{{name.Length}}}\r\n");
-        Assert.StartsWith("+", ImapWire.Text(await wire.ReadLineAsync() ?? []), StringComparison.Ordinal);
+        Assert.StartsWith("+", RawImapWire.Text(await wire.ReadLineAsync() ?? []), StringComparison.Ordinal);
         await wire.SendAsync([.. name, .. Encoding.Latin1.GetBytes(rest + "\r\n")]);
         return await wire.ReadUntilTaggedAsync(tag);
     }

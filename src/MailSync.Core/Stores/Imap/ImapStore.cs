@@ -553,7 +553,9 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
             var cause = FailureClassifier.Classify(ex, _recorder.LastRefusal);
             if (cause.Kind == FailureKind.Transient || _client is not { IsConnected: true })
                 Break();
-            throw new StoreFailureException(cause with { Reason = $"{Endpoint}: {cause.Reason}" }, ex);
+            // The wire names the server in a protocol violation already.
+            var reason = cause.Reason.Contains(Endpoint.ToString(), StringComparison.Ordinal) ? cause.Reason : $"{Endpoint}: {cause.Reason}";
+            throw new StoreFailureException(cause with { Reason = reason }, ex);
         }
     }
 

@@ -60,6 +60,7 @@ internal static class ImapTransport
                 Encrypted = stream is SslStream or ReplayStream { Inner: SslStream },
                 Guard = new ImapResponseGuard(limits, timeout, TimeProvider.System),
                 Limits = limits,
+                Server = endpoint.ToString(),
             };
         }
         catch

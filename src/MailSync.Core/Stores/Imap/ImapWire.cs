@@ -57,11 +57,11 @@ internal sealed class ImapWire(Stream inner) : ConnectionStream
             Guard?.Read(buffer.Span[..read]);
             return read;
         }
-        catch (ServerMisbehavedException)
+        catch (ServerMisbehavedException ex)
         {
             // What follows in the stream cannot be trusted or framed: the connection is done.
             Break();
-            throw;
+            throw Server is null ? ex : new ServerMisbehavedException($"{Server}: {ex.Message}");
         }
         catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
@@ -225,6 +225,9 @@ internal sealed class ImapWire(Stream inner) : ConnectionStream
     }
 
     private string ServerLimitsText => Limits?.MinBytesPerSecond.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) ?? "?";
+
+    /// <summary>The server, as errors name it (<c>user@host:port</c>).</summary>
+    public string? Server { get; init; }
 
     /// <summary>The limits <see cref="Guard"/> applies, for messages.</summary>
     public ServerLimits? Limits { get; init; }

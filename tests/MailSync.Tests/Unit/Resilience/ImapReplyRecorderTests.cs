@@ -35,6 +35,22 @@ public sealed class ImapReplyRecorderTests
         Assert.Null(recorder.LastRefusal);
     }
 
+    /// <summary>
+    /// MailKit moves the tag's letter on with every client a process creates (A, B, C…): a
+    /// refusal is kept whatever the letter; a line that is no tagged response is not.
+    /// </summary>
+    [Theory]
+    [InlineData("C00000002 NO [UNAVAILABLE] try later", true)]
+    [InlineData("Z00000013 BAD [CLIENTBUG] oops", true)]
+    [InlineData("Subject NO thanks", false)]
+    [InlineData("C0000002 NO short tag", false)]
+    public void Keeps_refusals_of_every_client_a_process_creates(string line, bool kept)
+    {
+        var recorder = new ImapReplyRecorder();
+        Feed(recorder, line + "\r\n", 4096);
+        Assert.Equal(kept ? line : null, recorder.LastRefusal);
+    }
+
     [Fact]
     public void Never_reads_what_the_client_sends()
     {

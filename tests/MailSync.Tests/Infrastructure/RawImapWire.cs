@@ -8,7 +8,7 @@ namespace MailSync.Tests.Infrastructure;
 /// with every read bounded in time and size: for checking what a server (a <see cref="HostileImapServer"/>) puts on
 /// the wire, which a client library would parse away or choke on. Not MailSync's code, not MailKit's.
 /// </summary>
-public sealed class ImapWire : IAsyncDisposable
+public sealed class RawImapWire : IAsyncDisposable
 {
     private readonly TcpClient _tcp;
     private readonly NetworkStream _stream;
@@ -16,7 +16,7 @@ public sealed class ImapWire : IAsyncDisposable
     private int _start;
     private int _end;
 
-    private ImapWire(TcpClient tcp)
+    private RawImapWire(TcpClient tcp)
     {
         _tcp = tcp;
         _stream = tcp.GetStream();
@@ -26,13 +26,13 @@ public sealed class ImapWire : IAsyncDisposable
     public TimeSpan ReadTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Connects (no greeting read yet).</summary>
-    public static async Task<ImapWire> ConnectAsync(string host, int port)
+    public static async Task<RawImapWire> ConnectAsync(string host, int port)
     {
         var tcp = new TcpClient { NoDelay = true };
         try
         {
             await tcp.ConnectAsync(host, port);
-            return new ImapWire(tcp);
+            return new RawImapWire(tcp);
         }
         catch
         {
