@@ -128,8 +128,9 @@ public sealed class HostileServerTests(DovecotFixture fixture, ITestOutputHelper
 
     /// <summary>
     /// Folder names that cannot be carried faithfully are skipped, each by name and reason (exit
-    /// 3), and the rest of the account is copied; names that can (raw UTF-8 or Latin-1 bytes, a
-    /// trailing delimiter) are copied. Nothing is created outside the target's own tree.
+    /// 3), and the rest of the account is copied; names that can (raw UTF-8 or Latin-1 bytes,
+    /// broken modified UTF-7, a trailing delimiter) are copied, those MailKit had to read a name
+    /// into reported as renamed. Nothing is created outside the target's own tree.
     /// </summary>
     [Theory]
     [InlineData(HostileName.ControlChars, ExitCodes.MessagesFailed, "its name has control characters")]
@@ -137,8 +138,9 @@ public sealed class HostileServerTests(DovecotFixture fixture, ITestOutputHelper
     [InlineData(HostileName.DotDot, ExitCodes.MessagesFailed, "\"..\" level")]
     [InlineData(HostileName.LeadingDelimiter, ExitCodes.MessagesFailed, "empty level")]
     [InlineData(HostileName.Deep, ExitCodes.MessagesFailed, "300 levels deep, more than 64")]
-    [InlineData(HostileName.Utf8Bytes, ExitCodes.Success, "Succeeded")]
-    [InlineData(HostileName.Latin1Bytes, ExitCodes.Success, "Succeeded")]
+    [InlineData(HostileName.Utf8Bytes, ExitCodes.Success, "carried as \"Café-8bit\" (renamed)")]
+    [InlineData(HostileName.Latin1Bytes, ExitCodes.Success, "carried as \"Café-latin1\" (renamed)")]
+    [InlineData(HostileName.InvalidUtf7, ExitCodes.Success, "\"inv&AGE\" on the source is no proper IMAP name")]
     [InlineData(HostileName.TrailingDelimiter, ExitCodes.Success, "Succeeded")]
     public async Task A_folder_name_that_cannot_be_carried_is_skipped_by_name_and_the_rest_is_copied(HostileName bad, int exitCode, string printed)
     {

@@ -122,6 +122,8 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
 
         var result = new List<FolderInfo>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
+        // A server that accepts UTF-8 names may send them raw; any other must encode them.
+        var utf8 = (client.Capabilities & (ImapCapabilities.UTF8Accept | ImapCapabilities.UTF8Only)) != 0;
         // An account whose personal namespace is NIL has no INBOX either: only what LIST shows counts.
         foreach (var folder in Namespace.Personal ? all.Prepend(client.Inbox) : all)
         {
@@ -133,11 +135,26 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
                 RoleOf(folder),
                 subscribedNames.Contains(folder.FullName),
                 (folder.Attributes & FolderAttributes.NoSelect) == 0,
-                CountersOf(folder, status)));
+                CountersOf(folder, status),
+                utf8 ? null : GuessedName((folder as SpoolingImapFolder)?.ListedName, folder.FullName)));
         }
 
         _listed = result.Select(f => f.FullName).ToHashSet(StringComparer.Ordinal);
         return result;
+    }
+
+    /// <summary>
+    /// The name as listed when MailKit had to guess at it: raw 8-bit bytes (read as UTF-8, else
+    /// Latin-1), or an "&amp;" that is no modified UTF-7 (MailKit decodes "inv&amp;AGE" as "inva").
+    /// Null for a proper name.
+    /// </summary>
+    internal static string? GuessedName(string? listed, string fullName)
+    {
+        if (listed is null)
+            return null;
+        if (listed.Any(c => c > '\u007F'))
+            return listed;
+        return listed != fullName && listed.Contains('&') && !fullName.Any(c => c > '\u007F') && fullName != listed.Replace("&-", "&", StringComparison.Ordinal) ? listed : null;
     }
 
     private static FolderCounters? CountersOf(IMailFolder folder, StatusItems asked)

@@ -246,6 +246,12 @@ public sealed partial class SyncEngine
                 if (FolderNameCheck.Problem(folder, _sides[side].Namespace) is not { } problem)
                 {
                     kept.Add(folder);
+                    if (reportSkipped && folder.ListedAs is { } listed && !(_policy.OneWay && _policy.Writable[side]))
+                    {
+                        var on = _policy.OneWay ? "on the source" : $"on side {side}";
+                        _result.Warn(_log, _job, $"\"{ServerText.Escape(listed)}\" {on} is no proper IMAP name (raw 8-bit bytes, or broken modified UTF-7); carried as \"{ServerText.Escape(folder.FullName)}\" (renamed)");
+                    }
+
                     continue;
                 }
 
@@ -351,7 +357,7 @@ public sealed partial class SyncEngine
 
             return new SyncEngine(_job, a, b, _ledger, _options, _policy, _result, _pipelines.A, _pipelines.B, _observer, _log);
         }
-        catch (Exception ex) when (ex is StoreFailureException or StoreConnectException)
+        catch (Exception ex) when (ex is StoreFailureException or StoreConnectException or ServerBusyException)
         {
             _log.Warning("{Job}: connection pair {Index} could not be opened ({Reason}); going on with fewer", _job, index + 1, ex.Message);
             return null;

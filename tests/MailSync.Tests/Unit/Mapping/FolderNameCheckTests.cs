@@ -40,4 +40,15 @@ public sealed class FolderNameCheckTests
         else
             Assert.True(found is not null && found.Contains(problem, StringComparison.Ordinal), $"{name}: {found ?? "carried"}");
     }
+
+    [Theory]
+    [InlineData("Archive", "Archive", null)]
+    [InlineData("Caf&AOk-", "Café", null)]
+    [InlineData("A&-B", "A&B", null)]
+    [InlineData("Café-8bit", "Café-8bit", "Café-8bit")]
+    [InlineData("Caf\u00e9-latin1", "Caf\u00e9-latin1", "Caf\u00e9-latin1")]
+    [InlineData("Caf\u00c3\u00a9", "Café", "Caf\u00c3\u00a9")]
+    [InlineData("inv&AGE", "inva", "inv&AGE")]
+    public void A_name_MailKit_had_to_guess_at_is_kept_as_listed(string listed, string fullName, string? guessed)
+        => Assert.Equal(guessed, MailSync.Core.Stores.Imap.ImapStore.GuessedName(listed, fullName));
 }
