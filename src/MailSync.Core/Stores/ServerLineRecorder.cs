@@ -22,13 +22,13 @@ internal abstract class ServerLineRecorder : IProtocolLogger
     /// <summary>The last kept line since <see cref="Clear"/>, without CRLF.</summary>
     protected string? Last { get; private set; }
 
-    public void Clear() => Last = null;
+    public virtual void Clear() => Last = null;
 
     public void LogConnect(Uri uri)
     {
     }
 
-    public void LogClient(byte[] buffer, int offset, int count)
+    public virtual void LogClient(byte[] buffer, int offset, int count)
     {
     }
 

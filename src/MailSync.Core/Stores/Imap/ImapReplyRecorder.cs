@@ -10,10 +10,31 @@ internal sealed class ImapReplyRecorder : ServerLineRecorder
     /// <summary>The last NO/BAD/BYE line since <see cref="ServerLineRecorder.Clear"/>, without CRLF.</summary>
     public string? LastRefusal => Last;
 
-    // Responses start with "*" or a MailKit tag: a letter that MailKit moves on (A, B, C…) with
-    // every client a process creates, then eight digits. Only "A" was taken before, so every
-    // connection after a process's first lost its refusals' response codes.
-    protected override bool MayStartLine(byte first) => first is (byte)'*' or >= (byte)'A' and <= (byte)'Z';
+    // MailKit's tags are a letter and eight digits, and the letter moves on (A, B, C…) with every
+    // client a process creates: taking "A" for granted lost every later connection's refusals.
+    // The letter is learnt from the first byte of the connection's first command, the only client
+    // byte ever looked at (no secret is held); one letter keeps the cheap filter cheap, since
+    // every line of every message body passes here.
+    private byte _tagLetter = (byte)'A';
+    private bool _learnTag = true;
+
+    /// <summary>Forgets the last refusal; the next connection's tag letter is learnt again.</summary>
+    public override void Clear()
+    {
+        base.Clear();
+        _learnTag = true;
+    }
+
+    public override void LogClient(byte[] buffer, int offset, int count)
+    {
+        if (_learnTag && count > 0 && buffer[offset] is >= (byte)'A' and <= (byte)'Z')
+        {
+            _tagLetter = buffer[offset];
+            _learnTag = false;
+        }
+    }
+
+    protected override bool MayStartLine(byte first) => first == (byte)'*' || first == _tagLetter;
 
     protected override bool Keeps(string line)
     {

@@ -43,10 +43,14 @@ public sealed class ImapReplyRecorderTests
     [InlineData("C00000002 NO [UNAVAILABLE] try later", true)]
     [InlineData("Z00000013 BAD [CLIENTBUG] oops", true)]
     [InlineData("Subject NO thanks", false)]
+    [InlineData("S00000001 NO [UNAVAILABLE] a client whose letter is S", true)]
     [InlineData("C0000002 NO short tag", false)]
     public void Keeps_refusals_of_every_client_a_process_creates(string line, bool kept)
     {
         var recorder = new ImapReplyRecorder();
+        // The connection's first command shows the tag letter its client uses.
+        var command = System.Text.Encoding.ASCII.GetBytes($"{line[0]}00000000 CAPABILITY\r\n");
+        recorder.LogClient(command, 0, command.Length);
         Feed(recorder, line + "\r\n", 4096);
         Assert.Equal(kept ? line : null, recorder.LastRefusal);
     }
