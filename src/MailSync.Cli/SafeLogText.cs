@@ -21,6 +21,9 @@ internal sealed class SafeLogText : ILogEventEnricher
         {
             if (value is ScalarValue { Value: string text } && ServerText.Escape(text) is { } escaped && !ReferenceEquals(escaped, text))
                 logEvent.AddOrUpdateProperty(new LogEventProperty(name, new ScalarValue(escaped)));
+            // An enum prints as its name, as the themed console printed it ("side B", not "side \"B\"").
+            else if (value is ScalarValue { Value: Enum member })
+                logEvent.AddOrUpdateProperty(new LogEventProperty(name, new ScalarValue(member.ToString())));
         }
     }
 

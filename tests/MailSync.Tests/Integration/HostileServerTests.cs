@@ -116,6 +116,8 @@ public sealed class HostileServerTests(DovecotFixture fixture, ITestOutputHelper
         AssertNoControlBytes(run.Output);
         var logged = string.Concat(Directory.GetFiles(job.Directory, "run*.log").Select(File.ReadAllText));
         Assert.Contains("\\x1B", logged, StringComparison.Ordinal);
+        // Escaping changes nothing else: names of our own print as before ("side B", not "side \"B\"").
+        Assert.Contains("on side B", logged, StringComparison.Ordinal);
         AssertNoControlBytes(logged);
         // The report is JSON: what a server sent is escaped there too (\\x1B, or JSON's \\u escapes).
         var json = File.ReadAllText(report);
