@@ -287,6 +287,12 @@ internal sealed class HostileImapConnection
     /// <summary>Forwards a command, its literals and the text between them; a mailbox argument may be rewritten first.</summary>
     private async Task ForwardAsync(Command command, byte[] line)
     {
+        if (_options.BeforeBodyFetch is { } hook && command.Verb == "UID FETCH" && IsBodyFetch(line) && _owner.TakeBodyFetchHook())
+        {
+            await hook();
+            _owner.CountFired();
+        }
+
         if (command.Verb is "SELECT" or "EXAMINE")
         {
             lock (_gate)
@@ -813,6 +819,12 @@ internal sealed class HostileImapConnection
     /// <summary>The STATUS item list of an empty folder for the items asked: 0, but 1 for UIDNEXT, UIDVALIDITY and HIGHESTMODSEQ.</summary>
     private static string EmptyStatus(IEnumerable<string> items) =>
         "(" + string.Join(' ', items.Select(i => i.ToUpperInvariant()).Select(i => $"{i} {(i is "UIDNEXT" or "UIDVALIDITY" or "HIGHESTMODSEQ" ? 1 : 0)}")) + ")";
+
+    private static bool IsBodyFetch(byte[] line)
+    {
+        var text = Encoding.ASCII.GetString(line);
+        return text.Contains("BODY.PEEK[]", StringComparison.OrdinalIgnoreCase) || text.Contains("BINARY.PEEK[]", StringComparison.OrdinalIgnoreCase);
+    }
 
     /// <summary>The unsolicited lines of <see cref="HostileMode.UnsolicitedFetch"/> for this FETCH; see <see cref="UnsolicitedKinds"/>.</summary>
     private byte[] Unsolicited(Command command)

@@ -144,6 +144,11 @@ public sealed class HostileImapServer : IAsyncDisposable
 
     internal void CountFired() => Interlocked.Increment(ref _firedCount);
 
+    private int _bodyFetchHookTaken;
+
+    /// <summary>Whether this caller is the first to reach <see cref="HostileOptions.BeforeBodyFetch"/>.</summary>
+    internal bool TakeBodyFetchHook() => Interlocked.Exchange(ref _bodyFetchHookTaken, 1) == 0;
+
     internal void CountMapped() => Interlocked.Increment(ref _mappedCount);
 
     internal void RecordFault(Exception fault) => _faults.Enqueue(fault);

@@ -22,6 +22,13 @@ public sealed record HostileOptions
     /// <summary><see cref="HostileMode.UnsolicitedFetch"/>: which unsolicited responses come before each FETCH's tagged OK.</summary>
     public UnsolicitedKinds Unsolicited { get; init; } = UnsolicitedKinds.Fetch;
 
+    /// <summary>
+    /// Any mode: called once per server, before the first UID FETCH of message bodies (BODY.PEEK[] or BINARY.PEEK[])
+    /// is forwarded, so that another session can change the mailbox under that command (a real expunge, which the
+    /// server then reports to the relayed session as an unsolicited EXPUNGE). Counts as the server misbehaving once.
+    /// </summary>
+    public Func<Task>? BeforeBodyFetch { get; init; }
+
     /// <summary><see cref="HostileMode.ManyFolders"/>: how many extra folders each listing gets.</summary>
     public int ExtraFolderCount { get; init; } = 200_000;
 

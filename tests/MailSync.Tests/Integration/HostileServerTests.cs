@@ -162,6 +162,47 @@ public sealed class HostileServerTests(DovecotFixture fixture, ITestOutputHelper
         Assert.Equal(3, folders["Real"].Messages.Count);
     }
 
+    /// <summary>
+    /// Another client expunges a message while the run fetches its body: the server reports the
+    /// EXPUNGE in the middle of the relayed session's commands and serves no bytes for it (RFC 9051
+    /// allows both). The run goes on: that message is reported by UID as not served (never appended
+    /// empty), every other one is copied exactly once, and a re-run copies nothing twice. (The relay cannot make up an
+    /// EXPUNGE, which renumbers messages, so Dovecot is made to send a real one.)
+    /// </summary>
+    [Fact]
+    public async Task A_message_expunged_by_another_client_during_the_run_is_reported_and_the_rest_is_copied_once()
+    {
+        var (source, target) = await SeededAsync("hexp");
+        var expunged = false;
+        await using var hostile = HostileImapServer.Start(Server, HostileMode.None, new HostileOptions
+        {
+            BeforeBodyFetch = async () =>
+            {
+                // One connection pair, biggest folder first: this is INBOX's body fetch, which asks
+                // for UID 5; it is gone when the server answers.
+                await using var other = await RawImapSession.LoginAsync(Server.Host, Server.ImapPort, source.Name, source.Password);
+                await other.CommandAsync("SELECT INBOX");
+                await other.CommandAsync("UID STORE 5 +FLAGS.SILENT (\\Deleted)");
+                await other.CommandAsync("UID EXPUNGE 5");
+                expunged = true;
+            },
+        });
+        using var job = ImapJob.Create(hostile.Port, source, Server.ImapPort, target, Account + ", \"maxConnections\": 1", ", \"timeoutSeconds\": 5");
+
+        var run = await CliRun.RunAsync(Deadline, Ceiling, "run", job.Path, "--state", job.StatePath);
+        output.WriteLine(run.ToString());
+        output.WriteLine(run.Output);
+        Assert.True(expunged && hostile.FiredCount == 1, "the message was never expunged under the run");
+        Assert.True(run.ExitCode == ExitCodes.MessagesFailed, $"exit {run.ExitCode}:\n{run.Output}");
+        Assert.Contains("INBOX UID 5", run.Output, StringComparison.Ordinal);
+        Assert.Contains("the source served no bytes of its", run.Output, StringComparison.Ordinal);
+        Assert.True(run.PeakBytes is > 0 and < PeakLimit, $"peak {run.PeakMiB:0} MiB");
+        var again = await CliRun.RunAsync(Deadline, Ceiling, "run", job.Path, "--state", job.StatePath);
+        Assert.True(again.ExitCode is ExitCodes.Success or ExitCodes.MessagesFailed, again.Output);
+        var census = await Census.TakeAsync(Server, source, Server, target);
+        Assert.True(census.Missing == 0 && census.Duplicates == 0, census.ToString());
+    }
+
     /// <summary>A source with INBOX (5 messages) and Real (3), seeded by hand-written APPENDs; an empty target.</summary>
     private async Task<(TestUser Source, TestUser Target)> SeededAsync(string prefix)
     {

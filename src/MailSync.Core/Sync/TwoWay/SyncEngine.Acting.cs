@@ -342,7 +342,12 @@ public sealed partial class SyncEngine
                     // A retried failure's intent carries its attempts and last error on (migrate's ledger rule).
                     if (item.Retrying.TryGetValue(message.Uid, out var earlier))
                         origin = origin with { Attempts = earlier.Attempts, LastError = earlier.LastError };
-                    var failure = TargetWriter.Prepare(spools.GetValueOrDefault(message.Uid), target.TakesBinary, out var mime, out var binary, out var notCrlf);
+                    // A message expunged by another client while it was read comes back without bytes
+                    // (RFC 9051 lets the server answer NIL): reported as such, never appended empty.
+                    var spool = spools.GetValueOrDefault(message.Uid);
+                    var failure = TargetWriter.Prepare(spool, target.TakesBinary, out var mime, out var binary, out var notCrlf);
+                    if (spool is { Length: 0 } && message.Size > 0)
+                        failure = $"{(_policy.OneWay ? "the source" : $"side {from}")} served no bytes of its {message.Size:N0} (expunged there while it was read?)";
                     if (failure is not null)
                     {
                         failures.Add((pair.Id, origin with { State = SyncState.Failed, LastError = failure, Attempts = 1 }));
