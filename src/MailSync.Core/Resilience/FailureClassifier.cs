@@ -133,6 +133,12 @@ public static partial class FailureClassifier
             case ServerMisbehavedException misbehaved:
                 return new(FailureKind.Folder, $"protocol violation: {misbehaved.Message}", ProtocolViolation: true);
 
+            // MailKit could not parse what the server sent (a 2^31-byte literal, a malformed
+            // response): the same answer comes back on every attempt, so it is not "try later".
+            // MailKit's own wording is the only mark it leaves; an unexpected disconnect stays transient.
+            case ImapProtocolException syntax when syntax.Message.StartsWith("Syntax error", StringComparison.Ordinal):
+                return new(FailureKind.Folder, $"protocol violation: the server's answer breaks IMAP's syntax ({syntax.Message})", ProtocolViolation: true);
+
             case IOException or SocketException or TimeoutException or ImapProtocolException
                 or Pop3ProtocolException or ServiceNotConnectedException:
                 return new(FailureKind.Transient, $"connection lost ({exception.GetType().Name}): {exception.Message}");

@@ -51,6 +51,8 @@ public sealed class HostileServerTests(DovecotFixture fixture, ITestOutputHelper
             "more than 10,000 untagged responses without data", 30 },
         { "an endless stream of untagged OK lines, answering EXAMINE (one folder)", HostileMode.UntaggedFlood, new HostileOptions { TriggerVerb = "EXAMINE" }, ExitCodes.ProtocolViolation,
             "more than 10,000 untagged responses without data", 30 },
+        { "a literal announced as 2^31 bytes, which MailKit cannot parse", HostileMode.SlowHugeLiteral, new HostileOptions(), ExitCodes.ProtocolViolation,
+            "breaks IMAP's syntax", 20 },
         { "a 2 GiB literal sent a byte every 100 ms", HostileMode.SlowHugeLiteral, new HostileOptions { HugeLiteralLength = int.MaxValue }, ExitCodes.TemporaryFailure,
             "the server moved only", 40 },
         { "unsolicited FETCH, EXISTS and FLAGS in the middle of commands", HostileMode.UnsolicitedFetch,

@@ -117,6 +117,7 @@ public sealed class FailureClassifierTests
         { new SocketException((int)SocketError.ConnectionReset), FailureKind.Transient },
         { new TimeoutException("The operation has timed out."), FailureKind.Transient },
         { new ImapProtocolException("The IMAP server has unexpectedly disconnected."), FailureKind.Transient },
+        { new ImapProtocolException("Syntax error in BODY. Unexpected token: [Error: '{2147483648}']"), FailureKind.Folder },
         { new Pop3ProtocolException("The POP3 server has unexpectedly disconnected."), FailureKind.Transient },
         { new ServiceNotConnectedException("The ImapClient is not connected."), FailureKind.Transient },
         { new MailKit.Security.AuthenticationException("Invalid credentials (Failure)"), FailureKind.Account },
