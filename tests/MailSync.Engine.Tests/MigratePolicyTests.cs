@@ -97,10 +97,7 @@ public sealed class MigratePolicyTests
     [MemberData(nameof(Changes))]
     public async Task A_second_run_after_a_change_leaves_the_target_as_migrate_should(Change change)
     {
-        var faults = new Faults();
-        var source = new InMemoryServer("source", faults);
-        var target = new InMemoryServer("target", faults);
-        Seeds.Tree(source);
+        var (faults, source, target) = Servers(withTree: true);
         using var ledger = new EngineRun.TempLedger();
         await EngineRun.RunAsync(source, target, ledger.Path);
         Assert.Equal(source.Snapshot(), target.Snapshot());
@@ -123,9 +120,7 @@ public sealed class MigratePolicyTests
     public async Task Two_source_folders_renamed_onto_one_target_folder_are_merged()
     {
         var mapping = new FolderMappingOptions([], [], new Dictionary<string, string> { ["Older"] = "Old" }, null);
-        var faults = new Faults();
-        var source = new InMemoryServer("source", faults);
-        var target = new InMemoryServer("target", faults);
+        var (faults, source, target) = Servers(withTree: false);
         var old = source.Add("Old");
         old.Append(Seeds.Message(1), MessageFlags.Seen, [], Seeds.Start);
         var older = source.Add("Older");
@@ -164,10 +159,7 @@ public sealed class MigratePolicyTests
     [Fact]
     public async Task A_v3_migrate_ledger_with_rows_in_flight_is_carried_forward_and_finished_without_a_duplicate()
     {
-        var faults = new Faults();
-        var source = new InMemoryServer("source", faults);
-        var target = new InMemoryServer("target", faults);
-        Seeds.Tree(source);
+        var (faults, source, target) = Servers(withTree: true);
         var inbox = source.Folders["INBOX"].Messages;
         var copy = target.Folders["INBOX"];
         for (var i = 0; i < 3; i++)
@@ -246,10 +238,7 @@ public sealed class MigratePolicyTests
     [Fact]
     public async Task A_migrate_job_switched_to_sync_starts_as_a_first_sync_and_deletes_nothing()
     {
-        var faults = new Faults();
-        var source = new InMemoryServer("source", faults);
-        var target = new InMemoryServer("target", faults);
-        Seeds.Tree(source);
+        var (faults, source, target) = Servers(withTree: true);
         using var ledger = new EngineRun.TempLedger();
         await EngineRun.RunAsync(source, target, ledger.Path);
         var inbox = source.Folders["INBOX"];
@@ -275,10 +264,7 @@ public sealed class MigratePolicyTests
     [Fact]
     public async Task Folders_with_names_that_cannot_be_carried_are_skipped_by_name_and_the_rest_is_copied()
     {
-        var faults = new Faults();
-        var source = new InMemoryServer("source", faults);
-        var target = new InMemoryServer("target", faults);
-        Seeds.Tree(source);
+        var (faults, source, target) = Servers(withTree: true);
         string[] bad = ["ctl\u001b[31m", "../../escape", "trailing/", string.Join('/', Enumerable.Repeat("d", 300))];
         foreach (var name in bad)
             source.Add(name).Append(Seeds.Message(90), MessageFlags.None, [], Seeds.Start);
@@ -291,6 +277,16 @@ public sealed class MigratePolicyTests
         Assert.Contains(skipped, f => f.SourceFolder == "ctl\\x1B[31m");
         var expected = source.Snapshot().Where(l => !bad.Any(b => l.StartsWith(b + "|", StringComparison.Ordinal))).ToList();
         Assert.Equal(expected, target.Snapshot());
+    }
+
+    /// <summary>A source (with <see cref="Seeds.Tree"/> when asked) and an empty target, sharing one fault counter.</summary>
+    private static (Faults Faults, InMemoryServer Source, InMemoryServer Target) Servers(bool withTree)
+    {
+        var faults = new Faults();
+        var source = new InMemoryServer("source", faults);
+        if (withTree)
+            Seeds.Tree(source);
+        return (faults, source, new InMemoryServer("target", faults));
     }
 
     private static long Count(string ledgerPath, string sql)

@@ -14,7 +14,7 @@ namespace MailSync.Tests.Infrastructure;
 /// the connection over (an endless line, a flood, a trickling literal), nothing more of the server's reaches the
 /// client and nothing more of the client's reaches the server.
 /// </summary>
-internal sealed class HostileImapConnection
+internal sealed class HostileImapConnection : IRelayConnection
 {
     // Long enough for any command MailKit builds (UID sets of big folders) and any response line Dovecot sends.
     private const int MaxLineLength = 16 * 1024 * 1024;
@@ -964,26 +964,7 @@ internal sealed class HostileImapConnection
         }
 
         _closing.Cancel();
-        foreach (var socket in new[] { _client, _server })
-        {
-            try
-            {
-                if (reset)
-                {
-                    socket.LingerState = new LingerOption(true, 0);
-                }
-                else if (socket.Connected)
-                {
-                    socket.Shutdown(SocketShutdown.Both);
-                }
-            }
-            catch (SocketException)
-            {
-                // Already gone: closing is all that is left to do.
-            }
-
-            socket.Dispose();
-        }
+        RelaySockets.Close(reset, _client, _server);
     }
 
     /// <summary>A client command forwarded to the server and not answered yet, with what the modes need to know of it.</summary>

@@ -1,7 +1,4 @@
 using System.Collections.Concurrent;
-using System.Net;
-using System.Net.Sockets;
-using System.Runtime.ExceptionServices;
 
 namespace MailSync.Tests.Infrastructure;
 
@@ -19,18 +16,12 @@ namespace MailSync.Tests.Infrastructure;
 /// </summary>
 public sealed class HostileImapServer : IAsyncDisposable
 {
-    private readonly TcpListener _listener;
-    private readonly CancellationTokenSource _stopping = new();
-    private readonly ConcurrentDictionary<int, HostileImapConnection> _connections = new();
-    private readonly ConcurrentQueue<Exception> _faults = new();
+    private readonly RelayListener<HostileImapConnection> _relay = new();
     private readonly ConcurrentDictionary<string, int> _commandCounts = new(StringComparer.Ordinal);
-    private readonly Task _acceptLoop;
     private volatile HostileMode _mode;
     private volatile HostileOptions _options;
-    private int _connectionCount;
     private int _firedCount;
     private int _mappedCount;
-    private int _disposed;
 
     private HostileImapServer(string upstreamHost, int upstreamPort, HostileMode mode, HostileOptions options)
     {
@@ -38,17 +29,14 @@ public sealed class HostileImapServer : IAsyncDisposable
         UpstreamPort = upstreamPort;
         _mode = mode;
         _options = options;
-        _listener = new TcpListener(IPAddress.Loopback, 0);
-        _listener.Start();
-        Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
-        _acceptLoop = AcceptLoopAsync();
+        _relay.Start((number, socket) => new HostileImapConnection(this, number, socket, _mode, _options));
     }
 
     /// <summary>Address the server listens on.</summary>
     public string Host => "127.0.0.1";
 
     /// <summary>Ephemeral port the server listens on.</summary>
-    public int Port { get; }
+    public int Port => _relay.Port;
 
     /// <summary>How connections accepted from now on misbehave.</summary>
     public HostileMode Mode
@@ -65,10 +53,10 @@ public sealed class HostileImapServer : IAsyncDisposable
     }
 
     /// <summary>Client connections accepted so far.</summary>
-    public int ConnectionCount => Volatile.Read(ref _connectionCount);
+    public int ConnectionCount => _relay.ConnectionCount;
 
     /// <summary>Connections not closed yet (a take-over ends when its client goes away).</summary>
-    public int OpenConnections => _connections.Count;
+    public int OpenConnections => _relay.Open.Count;
 
     /// <summary>
     /// How many times a misbehaviour was done: a greeting, an answer, a take-over, an injected or rewritten response
@@ -109,36 +97,7 @@ public sealed class HostileImapServer : IAsyncDisposable
     /// Stops listening, resets every open connection (ending every endless stream) and waits for the relay tasks;
     /// then rethrows the first unexpected error of any connection's relay (a bug of the relay), if there was one.
     /// </summary>
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            return;
-        }
-
-        await _stopping.CancelAsync();
-        _listener.Stop();
-        await _acceptLoop;
-        var open = _connections.Values.ToList();
-        foreach (var connection in open)
-        {
-            connection.Abort();
-        }
-
-        try
-        {
-            await Task.WhenAll(open.Select(c => c.Completion));
-        }
-        finally
-        {
-            _stopping.Dispose();
-        }
-
-        if (_faults.TryPeek(out var fault))
-        {
-            ExceptionDispatchInfo.Capture(fault).Throw();
-        }
-    }
+    public ValueTask DisposeAsync() => _relay.DisposeAsync();
 
     internal void CountCommand(string verb) => _commandCounts.AddOrUpdate(verb, 1, (_, count) => count + 1);
 
@@ -151,28 +110,8 @@ public sealed class HostileImapServer : IAsyncDisposable
 
     internal void CountMapped() => Interlocked.Increment(ref _mappedCount);
 
-    internal void RecordFault(Exception fault) => _faults.Enqueue(fault);
+    internal void RecordFault(Exception fault) => _relay.RecordFault(fault);
 
-    internal void Forget(HostileImapConnection connection) => _connections.TryRemove(connection.Id, out _);
+    internal void Forget(HostileImapConnection connection) => _relay.Forget(connection);
 
-    private async Task AcceptLoopAsync()
-    {
-        while (true)
-        {
-            Socket socket;
-            try
-            {
-                socket = await _listener.AcceptSocketAsync(_stopping.Token);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException
-                || (e is SocketException && _stopping.IsCancellationRequested))
-            {
-                return;
-            }
-
-            var connection = new HostileImapConnection(this, Interlocked.Increment(ref _connectionCount), socket, _mode, _options);
-            _connections[connection.Id] = connection;
-            connection.Start();
-        }
-    }
 }

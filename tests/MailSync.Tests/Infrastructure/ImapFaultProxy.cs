@@ -1,7 +1,4 @@
 using System.Collections.Concurrent;
-using System.Net;
-using System.Net.Sockets;
-using System.Runtime.ExceptionServices;
 
 namespace MailSync.Tests.Infrastructure;
 
@@ -20,37 +17,28 @@ namespace MailSync.Tests.Infrastructure;
 /// </summary>
 public sealed class ImapFaultProxy : IAsyncDisposable
 {
-    private readonly TcpListener _listener;
-    private readonly CancellationTokenSource _stopping = new();
-    private readonly ConcurrentDictionary<int, ImapFaultProxyConnection> _connections = new();
-    private readonly ConcurrentQueue<Exception> _faults = new();
+    private readonly RelayListener<ImapFaultProxyConnection> _relay = new();
     private readonly ConcurrentDictionary<string, int> _commandCounts = new(StringComparer.Ordinal);
     private readonly Lock _armedGate = new();
     private readonly List<ImapFault> _armed = [];
-    private readonly Task _acceptLoop;
     private volatile Func<int, (long ClientToServer, long ServerToClient)?>? _cutPlan;
-    private int _connectionCount;
     private int _cutCount;
-    private int _disposed;
 
     private ImapFaultProxy(string upstreamHost, int upstreamPort)
     {
         UpstreamHost = upstreamHost;
         UpstreamPort = upstreamPort;
-        _listener = new TcpListener(IPAddress.Loopback, 0);
-        _listener.Start();
-        Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
-        _acceptLoop = AcceptLoopAsync();
+        _relay.Start((number, socket) => new ImapFaultProxyConnection(this, number, socket));
     }
 
     /// <summary>Address the proxy listens on.</summary>
     public string Host => "127.0.0.1";
 
     /// <summary>Ephemeral port the proxy listens on.</summary>
-    public int Port { get; }
+    public int Port => _relay.Port;
 
     /// <summary>Client connections accepted so far.</summary>
-    public int ConnectionCount => Volatile.Read(ref _connectionCount);
+    public int ConnectionCount => _relay.ConnectionCount;
 
     /// <summary>
     /// Connections the proxy has reset: by a fault, a <see cref="CutPlan"/> offset or <see cref="CutAll"/>.
@@ -186,7 +174,7 @@ public sealed class ImapFaultProxy : IAsyncDisposable
     /// <summary>Resets both sides of every open connection now (each counts in <see cref="CutCount"/>).</summary>
     public void CutAll()
     {
-        foreach (var connection in _connections.Values)
+        foreach (var connection in _relay.Open)
         {
             connection.Cut(null);
         }
@@ -197,41 +185,7 @@ public sealed class ImapFaultProxy : IAsyncDisposable
     /// the relay tasks; then rethrows the first unexpected error of any connection's relay (a proxy bug, a
     /// throwing <see cref="CutPlan"/>), if there was one.
     /// </summary>
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            return;
-        }
-
-        await _stopping.CancelAsync();
-        _listener.Stop();
-        await _acceptLoop;
-        var open = _connections.Values.ToList();
-        foreach (var connection in open)
-        {
-            connection.Abort();
-        }
-
-        try
-        {
-            await Task.WhenAll(open.Select(c => c.Completion));
-        }
-        finally
-        {
-            _stopping.Dispose();
-            lock (_armedGate)
-            {
-                _armed.ForEach(f => f.Cancel());
-                _armed.Clear();
-            }
-        }
-
-        if (_faults.TryPeek(out var fault))
-        {
-            ExceptionDispatchInfo.Capture(fault).Throw();
-        }
-    }
+    public ValueTask DisposeAsync() => _relay.DisposeAsync();
 
     /// <summary>Takes the oldest armed fault of this kind that matches, so no other event can fire it.</summary>
     internal ImapFault? TryTake(ImapFaultKind kind, string? verb = null, Func<ImapFault, bool>? matches = null)
@@ -254,13 +208,13 @@ public sealed class ImapFaultProxy : IAsyncDisposable
 
     internal void CountCut() => Interlocked.Increment(ref _cutCount);
 
-    internal void RecordFault(Exception fault) => _faults.Enqueue(fault);
+    internal void RecordFault(Exception fault) => _relay.RecordFault(fault);
 
-    internal void Forget(ImapFaultProxyConnection connection) => _connections.TryRemove(connection.Id, out _);
+    internal void Forget(ImapFaultProxyConnection connection) => _relay.Forget(connection);
 
     private Task Arm(ImapFault fault)
     {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ObjectDisposedException.ThrowIf(_relay.IsDisposed, this);
         lock (_armedGate)
         {
             _armed.Add(fault);
@@ -269,24 +223,4 @@ public sealed class ImapFaultProxy : IAsyncDisposable
         return fault.Fired;
     }
 
-    private async Task AcceptLoopAsync()
-    {
-        while (true)
-        {
-            Socket socket;
-            try
-            {
-                socket = await _listener.AcceptSocketAsync(_stopping.Token);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException
-                || (e is SocketException && _stopping.IsCancellationRequested))
-            {
-                return;
-            }
-
-            var connection = new ImapFaultProxyConnection(this, Interlocked.Increment(ref _connectionCount), socket);
-            _connections[connection.Id] = connection;
-            connection.Start();
-        }
-    }
 }

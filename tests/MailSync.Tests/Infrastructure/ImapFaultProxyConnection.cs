@@ -9,7 +9,7 @@ namespace MailSync.Tests.Infrastructure;
 /// relayed in chunks without a look inside). They share the table of outstanding tags, so the server pump knows
 /// a tagged response, and what a synchronizing literal's fate is (the server's "+" or a refusal).
 /// </summary>
-internal sealed class ImapFaultProxyConnection
+internal sealed class ImapFaultProxyConnection : IRelayConnection
 {
     // Long enough for any command line MailKit builds (UID sets of big folders), short enough to catch garbage.
     private const int MaxLineLength = 16 * 1024 * 1024;
@@ -622,26 +622,7 @@ internal sealed class ImapFaultProxyConnection
         }
 
         _closing.Cancel();
-        foreach (var socket in new[] { _client, _server })
-        {
-            try
-            {
-                if (reset)
-                {
-                    socket.LingerState = new LingerOption(true, 0);
-                }
-                else if (socket.Connected)
-                {
-                    socket.Shutdown(SocketShutdown.Both);
-                }
-            }
-            catch (SocketException)
-            {
-                // Already gone: closing is all that is left to do.
-            }
-
-            socket.Dispose();
-        }
+        RelaySockets.Close(reset, _client, _server);
     }
 
     /// <summary>A client command relayed to the server and not answered yet.</summary>

@@ -1,7 +1,3 @@
-using System.Collections.Concurrent;
-using System.Net;
-using System.Net.Sockets;
-using System.Runtime.ExceptionServices;
 
 namespace MailSync.Tests.Infrastructure;
 
@@ -16,13 +12,8 @@ namespace MailSync.Tests.Infrastructure;
 /// </summary>
 public sealed class Pop3Proxy : IAsyncDisposable
 {
-    private readonly TcpListener _listener;
-    private readonly CancellationTokenSource _stopping = new();
-    private readonly ConcurrentDictionary<int, Pop3ProxyConnection> _connections = new();
-    private readonly ConcurrentQueue<Exception> _faults = new();
+    private readonly RelayListener<Pop3ProxyConnection> _relay = new();
     private readonly Lock _refusalGate = new();
-    private readonly Task _acceptLoop;
-    private int _connectionCount;
     private int _refusedLogins;
     private int _retrCount;
     private int _cutAfterRetr;
@@ -31,23 +22,19 @@ public sealed class Pop3Proxy : IAsyncDisposable
     private volatile bool _hideUidl;
     private volatile Func<Pop3ProxyCommand, Pop3ProxyAction>? _onClientCommand;
     private volatile Func<Pop3ProxyResponse, Pop3ProxyAction>? _onServerResponse;
-    private int _disposed;
 
     private Pop3Proxy(string upstreamHost, int upstreamPort)
     {
         UpstreamHost = upstreamHost;
         UpstreamPort = upstreamPort;
-        _listener = new TcpListener(IPAddress.Loopback, 0);
-        _listener.Start();
-        Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
-        _acceptLoop = AcceptLoopAsync();
+        _relay.Start((number, socket) => new Pop3ProxyConnection(this, number, socket));
     }
 
     /// <summary>Address the proxy listens on.</summary>
     public string Host => "127.0.0.1";
 
     /// <summary>Ephemeral port the proxy listens on.</summary>
-    public int Port { get; }
+    public int Port => _relay.Port;
 
     public string UpstreamHost { get; }
 
@@ -65,7 +52,7 @@ public sealed class Pop3Proxy : IAsyncDisposable
     }
 
     /// <summary>Client connections accepted so far.</summary>
-    public int ConnectionCount => Volatile.Read(ref _connectionCount);
+    public int ConnectionCount => _relay.ConnectionCount;
 
     /// <summary>Login attempts answered by the proxy itself (see <see cref="RefuseNextLogins"/>).</summary>
     public int RefusedLogins => Volatile.Read(ref _refusedLogins);
@@ -146,7 +133,7 @@ public sealed class Pop3Proxy : IAsyncDisposable
     /// <summary>Resets both sides of every open connection now. New connections are still accepted.</summary>
     public void CutNow()
     {
-        foreach (var connection in _connections.Values)
+        foreach (var connection in _relay.Open)
         {
             connection.Abort();
         }
@@ -156,36 +143,7 @@ public sealed class Pop3Proxy : IAsyncDisposable
     /// Stops listening, resets every open connection and waits for their relay tasks; then rethrows
     /// the first unexpected error of any connection's relay (a throwing hook, a proxy bug), if there was one.
     /// </summary>
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            return;
-        }
-
-        await _stopping.CancelAsync();
-        _listener.Stop();
-        await _acceptLoop;
-        var open = _connections.Values.ToList();
-        foreach (var connection in open)
-        {
-            connection.Abort();
-        }
-
-        try
-        {
-            await Task.WhenAll(open.Select(c => c.Completion));
-        }
-        finally
-        {
-            _stopping.Dispose();
-        }
-
-        if (_faults.TryPeek(out var fault))
-        {
-            ExceptionDispatchInfo.Capture(fault).Throw();
-        }
-    }
+    public ValueTask DisposeAsync() => _relay.DisposeAsync();
 
     internal bool TryTakeRefusal(out string errLine)
     {
@@ -210,28 +168,8 @@ public sealed class Pop3Proxy : IAsyncDisposable
 
     internal bool IsCutPoint(int retrNumber) => retrNumber == Volatile.Read(ref _cutAfterRetr);
 
-    internal void RecordFault(Exception fault) => _faults.Enqueue(fault);
+    internal void RecordFault(Exception fault) => _relay.RecordFault(fault);
 
-    internal void Forget(Pop3ProxyConnection connection) => _connections.TryRemove(connection.Id, out _);
+    internal void Forget(Pop3ProxyConnection connection) => _relay.Forget(connection);
 
-    private async Task AcceptLoopAsync()
-    {
-        while (true)
-        {
-            Socket socket;
-            try
-            {
-                socket = await _listener.AcceptSocketAsync(_stopping.Token);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException
-                || (e is SocketException && _stopping.IsCancellationRequested))
-            {
-                return;
-            }
-
-            var connection = new Pop3ProxyConnection(this, Interlocked.Increment(ref _connectionCount), socket);
-            _connections[connection.Id] = connection;
-            connection.Start();
-        }
-    }
 }

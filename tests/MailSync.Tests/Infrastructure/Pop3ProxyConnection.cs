@@ -11,7 +11,7 @@ namespace MailSync.Tests.Infrastructure;
 /// unanswered command to know whether a dot-terminated body follows. Bodies are relayed line by line
 /// straight out of the read buffer, without per-line allocation; only command and status lines are decoded.
 /// </summary>
-internal sealed class Pop3ProxyConnection
+internal sealed class Pop3ProxyConnection : IRelayConnection
 {
     private const int MaxStatusLine = 64 * 1024;
     private const int MaxClientLine = 1024 * 1024;
@@ -528,26 +528,7 @@ internal sealed class Pop3ProxyConnection
         }
 
         _closing.Cancel();
-        foreach (var socket in new[] { _client, _server })
-        {
-            try
-            {
-                if (reset)
-                {
-                    socket.LingerState = new LingerOption(true, 0);
-                }
-                else if (socket.Connected)
-                {
-                    socket.Shutdown(SocketShutdown.Both);
-                }
-            }
-            catch (SocketException)
-            {
-                // Already gone: closing is all that is left to do.
-            }
-
-            socket.Dispose();
-        }
+        RelaySockets.Close(reset, _client, _server);
     }
 
     /// <param name="Verb">Upper-case command keyword; null for the greeting.</param>
