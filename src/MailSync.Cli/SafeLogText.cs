@@ -36,13 +36,7 @@ internal sealed class SafeLogText : ILogEventEnricher
         {
             using var buffer = new StringWriter();
             inner.Format(logEvent, buffer);
-            foreach (var c in buffer.ToString())
-            {
-                if (c is '\n' or '\r' or '\t' || (c >= 0x20 && c is < '\u007F' or > '\u009F'))
-                    output.Write(c);
-                else
-                    output.Write($"\\x{(int)c:X2}");
-            }
+            output.Write(ServerText.EscapeKeepingLines(buffer.ToString()));
         }
     }
 }

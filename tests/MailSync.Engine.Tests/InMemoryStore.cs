@@ -67,7 +67,7 @@ public sealed class InMemoryStore(InMemoryServer server) : ISyncSide
         return Task.FromResult(hashes);
     }
 
-    public async Task ReadMessagesAsync(IReadOnlyList<uint> uids, long expectedBytes, Func<uint, Stream, CancellationToken, Task> onMessage, CancellationToken cancellationToken)
+    public async Task ReadMessagesAsync(IReadOnlyList<uint> uids, Func<uint, Stream, CancellationToken, Task> onMessage, CancellationToken cancellationToken)
     {
         foreach (var message in Current.Messages.Where(m => uids.Contains(m.Uid)).ToList())
         {

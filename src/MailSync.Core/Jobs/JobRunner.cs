@@ -171,7 +171,7 @@ public sealed class JobRunner(ILogger log, IMigrationObserver observer, CircuitS
             };
             result.Error = ex.Message;
         }
-        catch (Exception ex) when (ex is ServerMisbehavedException || (ex is ImapProtocolException && ex.Message.StartsWith("Syntax error", StringComparison.Ordinal)))
+        catch (Exception ex) when (FailureClassifier.IsProtocolViolation(ex))
         {
             // Met outside any folder's work (while connecting, or in MailKit's own commands): the job stops.
             result.Status = JobStatus.ProtocolViolation;

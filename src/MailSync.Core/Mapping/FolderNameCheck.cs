@@ -22,7 +22,7 @@ public static class FolderNameCheck
             return "its name is empty";
         foreach (var c in name)
         {
-            if (c < 0x20 || c is >= '\u007F' and <= '\u009F')
+            if (Stores.ServerText.IsControl(c))
                 return "its name has control characters";
             if (c == '\uFFFD')
                 return "its name has bytes that are neither UTF-8 nor modified UTF-7";

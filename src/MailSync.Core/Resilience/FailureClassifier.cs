@@ -135,8 +135,7 @@ public static partial class FailureClassifier
 
             // MailKit could not parse what the server sent (a 2^31-byte literal, a malformed
             // response): the same answer comes back on every attempt, so it is not "try later".
-            // MailKit's own wording is the only mark it leaves; an unexpected disconnect stays transient.
-            case ImapProtocolException syntax when syntax.Message.StartsWith("Syntax error", StringComparison.Ordinal):
+            case ImapProtocolException syntax when IsSyntaxError(syntax):
                 return new(FailureKind.Folder, $"protocol violation: the server's answer breaks IMAP's syntax ({syntax.Message})", ProtocolViolation: true);
 
             case IOException or SocketException or TimeoutException or ImapProtocolException
@@ -150,6 +149,17 @@ public static partial class FailureClassifier
                 return new(FailureKind.Account, $"unexpected error, stopping this account ({exception.GetType().Name}): {exception.Message}");
         }
     }
+
+    /// <summary>
+    /// The server broke IMAP's rules or a limit (<see cref="ServerMisbehavedException"/>, or an
+    /// answer MailKit could not parse): a re-run meets the same answer. For a caller that meets
+    /// the exception itself, outside <see cref="Classify"/> (the job runner).
+    /// </summary>
+    public static bool IsProtocolViolation(Exception exception)
+        => exception is ServerMisbehavedException || (exception is ImapProtocolException protocol && IsSyntaxError(protocol));
+
+    // MailKit's wording is the only mark it leaves; an unexpected disconnect has another.
+    private static bool IsSyntaxError(ImapProtocolException exception) => exception.Message.StartsWith("Syntax error", StringComparison.Ordinal);
 
     /// <summary>
     /// POP3 response codes are read by <see cref="Pop3ReplyClassifier"/>. Without a code, known

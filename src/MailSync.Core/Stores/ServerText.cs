@@ -35,6 +35,27 @@ public static class ServerText
         return builder.ToString();
     }
 
+    /// <summary>
+    /// A whole rendered text (a log line with a stack trace) escaped except for its line breaks and
+    /// tabs, which are the renderer's own; what a server sent inside it is escaped already.
+    /// </summary>
+    public static string EscapeKeepingLines(string text)
+    {
+        var builder = new StringBuilder(text.Length);
+        foreach (var c in text)
+        {
+            if (c is '\n' or '\r' or '\t')
+                builder.Append(c);
+            else
+                Append(builder, c);
+        }
+
+        return builder.ToString();
+    }
+
+    /// <summary>A C0, DEL or C1 control character: what a terminal may act on.</summary>
+    public static bool IsControl(char c) => c < 0x20 || c is >= '\u007F' and <= '\u009F';
+
     /// <summary>Raw bytes as printable text: printable ASCII as it is, every other byte as <c>\xNN</c>.</summary>
     public static string Escape(ReadOnlySpan<byte> bytes)
     {
@@ -50,15 +71,14 @@ public static class ServerText
         return builder.ToString();
     }
 
-    private static bool NeedsEscape(char c)
-        => c < 0x20 || c is >= '\u007F' and <= '\u009F' || IsDirectionControl(c);
+    private static bool NeedsEscape(char c) => IsControl(c) || IsDirectionControl(c);
 
     // Bidirectional overrides and isolates can make printed text read differently from its bytes.
     private static bool IsDirectionControl(char c) => c is >= '\u202A' and <= '\u202E' or >= '\u2066' and <= '\u2069' or '\u200E' or '\u200F' or '\u061C';
 
     private static void Append(StringBuilder builder, char c)
     {
-        if (c < 0x20 || c is >= '\u007F' and <= '\u009F')
+        if (IsControl(c))
             builder.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:X2}");
         else if (IsDirectionControl(c))
             builder.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:X4}");

@@ -44,9 +44,9 @@ internal sealed class TargetWriter(
     private async Task<List<MessageInfo>> UnclaimedAsync(
         FolderPairState pair, IReadOnlyDictionary<uint, MessageRecord> records, uint fromUid, IEnumerable<uint>? alsoClaimed, CancellationToken cancellationToken)
     {
-        // Migrate jobs filling the same folder record their copies in the side-indexed tables.
-        var claimed = ledger.ClaimedTargetUids(options.JobsSharingTarget.Append(job).Distinct().ToList(), pair.TargetFolder, pair.TargetUidValidity);
-        claimed.UnionWith(ledger.ClaimedByJobs([.. options.JobsSharingTarget.Where(j => j != job)], job, pair.TargetFolder, pair.TargetUidValidity));
+        // Other jobs' copies in either ledger layout (migrate jobs keep theirs side-indexed), and this POP3 job's own.
+        var claimed = ledger.ClaimedByJobs([.. options.JobsSharingTarget.Where(j => j != job)], job, pair.TargetFolder, pair.TargetUidValidity);
+        claimed.UnionWith(ledger.ClaimedTargetUids([job], pair.TargetFolder, pair.TargetUidValidity));
         claimed.UnionWith(alsoClaimed ?? []);
         claimed.UnionWith(records.Values.Where(r => r.State == MessageState.Copied && r.TargetUid is not null).Select(r => r.TargetUid!.Value));
         return [.. (await target.FetchSummariesAsync(fromUid, cancellationToken).ConfigureAwait(false)).Where(c => !claimed.Contains(c.Uid))];

@@ -38,7 +38,7 @@ public sealed class SpoolingTests(DovecotFixture fixture)
         var handed = new Dictionary<uint, Stream>();
         var taken = new Dictionary<uint, Stream>();
 
-        await store.ReadMessagesAsync(sizes.Keys.ToList(), sizes.Values.Sum(), async (uid, stream, ct) =>
+        await store.ReadMessagesAsync(sizes.Keys.ToList(), async (uid, stream, ct) =>
         {
             handed[uid] = stream;
             taken[uid] = await MessageSpool.TakeAsync(stream, sizes[uid], Threshold, ct);
@@ -80,7 +80,7 @@ public sealed class SpoolingTests(DovecotFixture fixture)
         Stream? handed = null;
         var hash = string.Empty;
 
-        await store.ReadMessagesAsync([summary.Uid], summary.Size, async (_, stream, ct) =>
+        await store.ReadMessagesAsync([summary.Uid], async (_, stream, ct) =>
         {
             handed = stream;
             hash = Convert.ToHexString(await SHA256.HashDataAsync(stream, ct));

@@ -57,11 +57,12 @@ internal sealed class ImapResponseGuard(ServerLimits limits, TimeSpan grace, Tim
         return Allowed() - time.GetElapsedTime(_commandStarted);
     }
 
-    /// <summary>The open command's deadline so far, for messages.</summary>
-    public TimeSpan Allowed() => grace + TimeSpan.FromSeconds((double)_commandBytes / Math.Max(1, limits.MinBytesPerSecond));
+    /// <summary>The open command's deadline so far.</summary>
+    private TimeSpan Allowed() => grace + TimeSpan.FromSeconds((double)_commandBytes / Math.Max(1, limits.MinBytesPerSecond));
 
-    /// <summary>Bytes moved by the open command, for messages.</summary>
-    public long CommandBytes => _commandBytes;
+    /// <summary>Why the open command was cut when its deadline passed.</summary>
+    public string TooSlow()
+        => $"the server moved only {_commandBytes:N0} bytes for one command in {Allowed().TotalSeconds:0} s (the account's timeout plus one second per {limits.MinBytesPerSecond:N0} bytes moved)";
 
     /// <summary>Bytes the server sent; throws <see cref="ServerMisbehavedException"/> past a limit.</summary>
     public void Read(ReadOnlySpan<byte> data)

@@ -25,12 +25,6 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
         Headers = new HeaderSet([HeaderId.MessageId]),
     };
 
-    /// <summary>
-    /// A transfer command may take its idle timeout plus this long per byte: a slow link moving a
-    /// 40 MB message must not be cut, a stalled one must (MailKit's own timeout is per read).
-    /// </summary>
-    private const double MinimumBytesPerSecond = 128 * 1024;
-
     private readonly ImapReplyRecorder _recorder = new();
     private SpoolingImapClient? _client;
     private IMailFolder? _current;
@@ -104,7 +98,7 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
     }
 
     public Task<IReadOnlyList<FolderInfo>> ListFoldersAsync(CancellationToken cancellationToken)
-        => GuardAsync(ListFoldersCoreAsync, 0, cancellationToken);
+        => GuardAsync(ListFoldersCoreAsync, cancellationToken);
 
     private async Task<IReadOnlyList<FolderInfo>> ListFoldersCoreAsync(CancellationToken cancellationToken)
     {
@@ -168,7 +162,7 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
     }
 
     public Task<FolderStatus> OpenFolderAsync(string fullName, bool forWriting, CancellationToken cancellationToken)
-        => GuardAsync(ct => OpenFolderCoreAsync(fullName, forWriting, ct), 0, cancellationToken);
+        => GuardAsync(ct => OpenFolderCoreAsync(fullName, forWriting, ct), cancellationToken);
 
     private async Task<FolderStatus> OpenFolderCoreAsync(string fullName, bool forWriting, CancellationToken cancellationToken)
     {
@@ -184,7 +178,7 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
         {
             // MailKit keeps the count as an int: 4294967295 arrives as -1. Said as the server said it.
             throw new ServerMisbehavedException(
-                $"the server says {ServerText.Escape(fullName)} holds {(uint)folder.Count:N0} messages, more than maxMessagesPerFolder ({limits.MessagesPerFolder:N0}); raise it in the account if the folder really holds that many");
+                $"{Endpoint}: the server says {ServerText.Escape(fullName)} holds {(uint)folder.Count:N0} messages, more than maxMessagesPerFolder ({limits.MessagesPerFolder:N0}); raise it in the account if the folder really holds that many");
         }
 
         var uidNext = folder.UidNext?.Id ?? await ComputeUidNextAsync(folder, cancellationToken).ConfigureAwait(false);
@@ -201,7 +195,7 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
     }
 
     public Task<IReadOnlyList<MessageInfo>> FetchSummariesAsync(uint fromUid, CancellationToken cancellationToken)
-        => GuardAsync(ct => FetchSummariesCoreAsync(fromUid, ct), 0, cancellationToken);
+        => GuardAsync(ct => FetchSummariesCoreAsync(fromUid, ct), cancellationToken);
 
     private async Task<IReadOnlyList<MessageInfo>> FetchSummariesCoreAsync(uint fromUid, CancellationToken cancellationToken)
     {
@@ -223,7 +217,7 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
             var ids = uids.Select(u => new UniqueId(folder.UidValidity, u)).ToList();
             var fetched = await folder.FetchAsync(ids, SummaryRequest, ct).ConfigureAwait(false);
             return fetched.Select(ToMessageInfo).ToList();
-        }, 0, cancellationToken);
+        }, cancellationToken);
 
     public Task<IReadOnlyDictionary<uint, string>> FetchHeaderHashesAsync(IReadOnlyList<uint> uids, CancellationToken cancellationToken)
         => GuardAsync<IReadOnlyDictionary<uint, string>>(async ct =>
@@ -234,7 +228,7 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
             var ids = uids.Select(u => new UniqueId(folder.UidValidity, u)).ToList();
             var fetched = await folder.FetchAsync(ids, MessageSummaryItems.UniqueId | MessageSummaryItems.Headers, ct).ConfigureAwait(false);
             return fetched.Where(f => f.Headers is not null).ToDictionary(f => f.UniqueId.Id, f => RawMessage.HashOf(f.Headers!));
-        }, 0, cancellationToken);
+        }, cancellationToken);
 
     private static MessageInfo ToMessageInfo(IMessageSummary item) => new(
         item.UniqueId.Id,
@@ -258,7 +252,7 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
                 return [];
             var fetched = await folder.FetchAsync(UniqueIdRange.All, request, ct).ConfigureAwait(false);
             return fetched.Select(f => new FlagState(f.UniqueId.Id, (f.Flags ?? MessageFlags.None) & ~MessageFlags.Recent, f.Keywords.ToArray())).ToList();
-        }, 0, cancellationToken);
+        }, cancellationToken);
 
     public Task StoreFlagsAsync(IReadOnlyList<uint> uids, FlagChange change, CancellationToken cancellationToken)
         => GuardAsync(async ct =>
@@ -270,7 +264,7 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
             if (change.Remove != MessageFlags.None || change.RemoveKeywords.Count > 0)
                 await folder.StoreAsync(ids, new StoreFlagsRequest(StoreAction.Remove, change.Remove, change.RemoveKeywords) { Silent = true }, ct).ConfigureAwait(false);
             return true;
-        }, 0, cancellationToken);
+        }, cancellationToken);
 
     public bool CanExpungeByUid => (Client.Capabilities & ImapCapabilities.UidPlus) != 0;
 
@@ -282,7 +276,7 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
                 return [];
             var uids = await folder.SearchAsync(SearchQuery.All, ct).ConfigureAwait(false);
             return uids.Select(u => u.Id).ToList();
-        }, 0, cancellationToken);
+        }, cancellationToken);
 
     public Task ExpungeAsync(IReadOnlyList<uint> uids, CancellationToken cancellationToken)
         => GuardAsync(async ct =>
@@ -294,7 +288,7 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
             await folder.StoreAsync(ids, new StoreFlagsRequest(StoreAction.Add, MessageFlags.Deleted) { Silent = true }, ct).ConfigureAwait(false);
             await folder.ExpungeAsync(ids, ct).ConfigureAwait(false);
             return true;
-        }, 0, cancellationToken);
+        }, cancellationToken);
 
     public Task<IReadOnlyList<uint?>> MoveAsync(IReadOnlyList<uint> uids, string destination, CancellationToken cancellationToken)
         => GuardAsync<IReadOnlyList<uint?>>(async ct =>
@@ -305,7 +299,7 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
             // MailKit sends UID MOVE where offered, else COPY + \Deleted + UID EXPUNGE.
             var map = await folder.MoveToAsync(ids, target, ct).ConfigureAwait(false);
             return ids.Select(id => map.TryGetValue(id, out var moved) ? (uint?)moved.Id : null).ToList();
-        }, 0, cancellationToken);
+        }, cancellationToken);
 
     public Task RenameFolderAsync(string fullName, string newFullName, CancellationToken cancellationToken)
         => GuardAsync(async ct =>
@@ -317,7 +311,7 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
             _listed.Remove(fullName);
             _listed.Add(newFullName);
             return true;
-        }, 0, cancellationToken);
+        }, cancellationToken);
 
     public Task SubscribeAsync(string fullName, CancellationToken cancellationToken)
         => GuardAsync(async ct =>
@@ -325,7 +319,7 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
             var folder = await GetFolderAsync(fullName, ct).ConfigureAwait(false);
             await folder.SubscribeAsync(ct).ConfigureAwait(false);
             return true;
-        }, 0, cancellationToken);
+        }, cancellationToken);
 
     public Task UnsubscribeAsync(string fullName, CancellationToken cancellationToken)
         => GuardAsync(async ct =>
@@ -341,7 +335,7 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
             }
 
             return true;
-        }, 0, cancellationToken);
+        }, cancellationToken);
 
     public Task DeleteFolderAsync(string fullName, CancellationToken cancellationToken)
         => GuardAsync(async ct =>
@@ -360,23 +354,23 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
             await folder.DeleteAsync(ct).ConfigureAwait(false);
             _listed.Remove(fullName);
             return true;
-        }, 0, cancellationToken);
+        }, cancellationToken);
 
-    public Task ReadMessagesAsync(IReadOnlyList<uint> uids, long expectedBytes, Func<uint, Stream, CancellationToken, Task> onMessage, CancellationToken cancellationToken)
+    public Task ReadMessagesAsync(IReadOnlyList<uint> uids, Func<uint, Stream, CancellationToken, Task> onMessage, CancellationToken cancellationToken)
         => GuardAsync(async ct =>
         {
             var folder = (ImapFolder)CurrentFolder;
             var ids = uids.Select(u => new UniqueId(folder.UidValidity, u)).ToList();
             await folder.GetStreamsAsync(ids, (_, _, uid, stream, token) => onMessage(uid.Id, stream, token), ct).ConfigureAwait(false);
             return true;
-        }, expectedBytes, cancellationToken);
+        }, cancellationToken);
 
     public Task EnsureFolderAsync(string fullName, bool subscribe, SpecialUse role, CancellationToken cancellationToken)
         => GuardAsync(async ct =>
         {
             await EnsureFolderCoreAsync(fullName, subscribe, role, ct).ConfigureAwait(false);
             return true;
-        }, 0, cancellationToken);
+        }, cancellationToken);
 
     private async Task EnsureFolderCoreAsync(string fullName, bool subscribe, SpecialUse role, CancellationToken cancellationToken)
     {
@@ -469,7 +463,7 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
     };
 
     public Task<IReadOnlyList<uint?>> AppendAsync(string folderName, IReadOnlyList<AppendItem> items, CancellationToken cancellationToken)
-        => GuardAsync(ct => AppendCoreAsync(folderName, items, ct), items.Sum(i => i.Size), cancellationToken);
+        => GuardAsync(ct => AppendCoreAsync(folderName, items, ct), cancellationToken);
 
     private async Task<IReadOnlyList<uint?>> AppendCoreAsync(string folderName, IReadOnlyList<AppendItem> items, CancellationToken cancellationToken)
     {
@@ -543,36 +537,22 @@ public sealed class ImapStore(MailEndpoint endpoint) : ISyncSide
     /// classified with the server's last refusal line. A failure that leaves the connection in
     /// doubt drops it, so the caller's retry reconnects instead of talking into a broken session.
     /// </summary>
-    private async Task<T> GuardAsync<T>(Func<CancellationToken, Task<T>> command, long transferBytes, CancellationToken cancellationToken)
+    private async Task<T> GuardAsync<T>(Func<CancellationToken, Task<T>> command, CancellationToken cancellationToken)
     {
         _recorder.Clear();
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        // Over MailSync's own wire every command's deadline grows with the bytes it actually moves
-        // (ImapResponseGuard); a deadline from the sizes a server announced would let a server
-        // claiming 2 GiB and sending a byte at a time hold the run for hours.
-        var limit = transferBytes > 0 && _client?.Wire is null
-            ? (Endpoint.Timeout ?? TimeSpan.FromMinutes(2)) + TimeSpan.FromSeconds(transferBytes / MinimumBytesPerSecond)
-            : Timeout.InfiniteTimeSpan;
-        deadline.CancelAfter(limit);
+        // No deadline here: the wire under MailKit gives every command one that grows with the
+        // bytes it actually moves (ImapResponseGuard), never with a size the server announced.
         try
         {
-            return await command(deadline.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
-        {
-            // Our own deadline: MailKit has dropped the connection on cancellation anyway.
-            Break();
-            throw new StoreFailureException(new FailureClassification(FailureKind.Transient,
-                $"{Endpoint}: a transfer of {transferBytes:N0} bytes did not finish within {limit.TotalSeconds:0} s"), ex);
+            return await command(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException and not StoreFailureException and not TargetRefusedException)
         {
             var cause = FailureClassifier.Classify(ex, _recorder.LastRefusal);
             if (cause.Kind == FailureKind.Transient || _client is not { IsConnected: true })
                 Break();
-            // The wire names the server in a protocol violation already.
-            var reason = cause.Reason.Contains(Endpoint.ToString(), StringComparison.Ordinal) ? cause.Reason : $"{Endpoint}: {cause.Reason}";
-            throw new StoreFailureException(cause with { Reason = reason }, ex);
+            // A protocol violation names its server already (ServerMisbehavedException's contract).
+            throw new StoreFailureException(ex is ServerMisbehavedException ? cause : cause with { Reason = $"{Endpoint}: {cause.Reason}" }, ex);
         }
     }
 

@@ -54,12 +54,10 @@ internal static class ImapTransport
                 throw new TimeoutException($"no answer within {timeout.TotalSeconds:0} s while setting up the connection", ex);
             }
 
-            var limits = endpoint.Limits ?? ServerLimits.Default;
             return new ImapWire(stream)
             {
                 Encrypted = stream is SslStream or ReplayStream { Inner: SslStream },
-                Guard = new ImapResponseGuard(limits, timeout, TimeProvider.System),
-                Limits = limits,
+                Guard = new ImapResponseGuard(endpoint.Limits ?? ServerLimits.Default, timeout, TimeProvider.System),
                 Server = endpoint.ToString(),
             };
         }

@@ -220,17 +220,11 @@ internal sealed class ImapWire(Stream inner) : ConnectionStream
     private TimeoutException TooSlow(Exception cause)
     {
         Break();
-        return new TimeoutException(
-            $"the server moved only {Guard!.CommandBytes:N0} bytes for one command in {Guard.Allowed().TotalSeconds:0} s (the account's timeout plus one second per {ServerLimitsText} bytes moved)", cause);
+        return new TimeoutException(Guard!.TooSlow(), cause);
     }
-
-    private string ServerLimitsText => Limits?.MinBytesPerSecond.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) ?? "?";
 
     /// <summary>The server, as errors name it (<c>user@host:port</c>).</summary>
     public string? Server { get; init; }
-
-    /// <summary>The limits <see cref="Guard"/> applies, for messages.</summary>
-    public ServerLimits? Limits { get; init; }
 
     private TimeoutException TimedOut(string what, int milliseconds, Exception cause)
     {

@@ -327,7 +327,7 @@ public sealed partial class SyncEngine
                 await ReadAsync(from, $"fetch {batch.Count} messages from {pair.Name(from)}", async ct =>
                 {
                     var missing = batch.Select(m => m.Uid).Where(u => !spools.ContainsKey(u)).ToList();
-                    await _sides[from].ReadMessagesAsync(missing, missing.Sum(u => sizes[u]), async (uid, stream, token) =>
+                    await _sides[from].ReadMessagesAsync(missing, async (uid, stream, token) =>
                         spools[uid] = await MessageSpool.TakeAsync(stream, sizes[uid], _options.SpoolToDiskAbove, token).ConfigureAwait(false), ct).ConfigureAwait(false);
                     return true;
                 }, cancellationToken).ConfigureAwait(false);

@@ -30,7 +30,7 @@ public sealed partial class SyncEngine
     private async Task<bool> RenameFoldersAsync(
         Sides<IReadOnlyList<FolderInfo>> listed, Sides<NamespaceInfo> namespaces, FolderMappingOptions mapping, CancellationToken cancellationToken)
     {
-        var pairs = _ledger.LoadSyncPairs(_job).Where(p => p.Mode == _policy.Name).ToList();
+        var pairs = OwnPairs();
         foreach (var pair in pairs.Where(p => p.RenamingFromA is not null || p.RenamingFromB is not null))
         {
             // An interrupted rename: the intent holds both old names; the side still showing its

@@ -109,7 +109,7 @@ public sealed partial class SyncEngine
             _listed = listed;
         }
 
-        var (folders, warnings) = SyncFolders.Decide(listed, namespaces, mapping, [.. _ledger.LoadSyncPairs(_job).Where(p => p.Mode == _policy.Name)], mergeIntoB: _policy.OneWay && _policy.Writable.B);
+        var (folders, warnings) = SyncFolders.Decide(listed, namespaces, mapping, OwnPairs(), mergeIntoB: _policy.OneWay && _policy.Writable.B);
         foreach (var warning in warnings)
             _result.Warn(_log, _job, warning);
         var names = new Sides<HashSet<string>>(
@@ -241,21 +241,20 @@ public sealed partial class SyncEngine
         {
             var all = await ReadAsync(side, "list folders", ct => _sides[side].ListFoldersAsync(ct), cancellationToken).ConfigureAwait(false);
             var kept = new List<FolderInfo>(all.Count);
+            var where = _policy.OneWay ? "on the source" : $"on side {side}";
             foreach (var folder in all)
             {
+                // Only the sides the job reads report: a one-way job's written side only keeps them out of its way.
+                var reports = reportSkipped && !(_policy.OneWay && _policy.Writable[side]);
                 if (FolderNameCheck.Problem(folder, _sides[side].Namespace) is not { } problem)
                 {
                     kept.Add(folder);
-                    if (reportSkipped && folder.ListedAs is { } listed && !(_policy.OneWay && _policy.Writable[side]))
-                    {
-                        var on = _policy.OneWay ? "on the source" : $"on side {side}";
-                        _result.Warn(_log, _job, $"\"{ServerText.Escape(listed)}\" {on} is no proper IMAP name (raw 8-bit bytes, or broken modified UTF-7); carried as \"{ServerText.Escape(folder.FullName)}\" (renamed)");
-                    }
-
+                    if (reports && folder.ListedAs is { } listed)
+                        _result.Warn(_log, _job, $"\"{ServerText.Escape(listed)}\" {where} is no proper IMAP name (raw 8-bit bytes, or broken modified UTF-7); carried as \"{ServerText.Escape(folder.FullName)}\" (renamed)");
                     continue;
                 }
 
-                if (!reportSkipped || (_policy.OneWay && _policy.Writable[side]))
+                if (!reports)
                     continue;
                 var name = ServerText.Escape(folder.FullName)!;
                 var report = new FolderResult
@@ -266,7 +265,6 @@ public sealed partial class SyncEngine
                 };
                 lock (_result)
                     _result.Folders.Add(report);
-                var where = _policy.OneWay ? "on the source" : $"on side {side}";
                 _result.SkipFolder(_log, _job, report, _policy.OneWay ? "->" : "<->", $"\"{name}\" {where} is not carried: {problem}");
             }
 
@@ -282,6 +280,9 @@ public sealed partial class SyncEngine
     /// folders are paired again by content: nothing is copied twice, and nothing migrate let go
     /// is taken for expunged. A dry run only leaves it out.
     /// </summary>
+    /// <summary>The job's pairs written by this policy (a dry run leaves the others in the ledger).</summary>
+    private List<SyncPairState> OwnPairs() => [.. _ledger.LoadSyncPairs(_job).Where(p => p.Mode == _policy.Name)];
+
     private void ForgetOtherPolicysPairs()
     {
         var pairs = _ledger.LoadSyncPairs(_job);
